@@ -1,0 +1,1 @@
+"""The deep-think engine: decomposition, parallel tool-using agents, synthesis. No LSP here."""

@@ -1,0 +1,179 @@
+"""One agent: a tool-calling loop over the LLM, bounded by steps and by its own deadline."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator import prompts
+from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
+from orchestrator.decompose import Subtask
+from orchestrator.llm import Completion, LLMClient, LLMError, ToolCall
+from orchestrator.progress import AgentState, Progress
+from orchestrator.result import AgentResult, CallUsage
+from orchestrator.tools.base import Tool, ToolError
+from orchestrator.workspace import Workspace
+
+FINISH_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "finish",
+        "description": "Give your final answer to your sub-question and stop.",
+        "parameters": {
+            "type": "object",
+            "properties": {"answer": {"type": "string", "description": "Markdown answer."}},
+            "required": ["answer"],
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class AgentSetup:
+    """What every agent of a run shares."""
+
+    llm: LLMClient
+    tools: list[Tool]
+    workspace: Workspace
+    max_iterations: int
+    shared_context: str
+    progress: Progress
+
+
+@dataclass
+class Agent:
+    index: int
+    subtask: Subtask
+    model: str
+    setup: AgentSetup
+
+    def run(self, cancel: CancelToken) -> tuple[AgentResult, list[CallUsage]]:
+        """Never raises: every ending, good or bad, is a result with its state."""
+        started = time.monotonic()
+        calls: list[CallUsage] = []
+        progress = self.setup.progress
+        progress.update_agent(self.index, state=AgentState.RUNNING, step="thinking")
+        state, answer, error = AgentState.DONE, "", ""
+        try:
+            answer = self._loop(cancel, calls)
+            if not answer.strip():
+                state, error = AgentState.FAILED, "the model gave an empty answer"
+        except DeadlineExceeded:
+            state, error = AgentState.TIMED_OUT, "stopped by task_timeout"
+        except Cancelled:
+            state, error = AgentState.CANCELLED, "cancelled"
+        except LLMError as failure:
+            state, error = AgentState.FAILED, str(failure)
+        finally:
+            cancel.release()
+        progress.update_agent(self.index, state=state, error=error, step="")
+        result = AgentResult(
+            index=self.index,
+            role=self.subtask.role,
+            question=self.subtask.question,
+            model=self.model,
+            state=state,
+            answer=answer,
+            error=error,
+            seconds=time.monotonic() - started,
+        )
+        return result, calls
+
+    def _loop(self, cancel: CancelToken, calls: list[CallUsage]) -> str:
+        setup = self.setup
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": prompts.AGENT_SYSTEM},
+            {"role": "user", "content": setup.shared_context},
+            {
+                "role": "user",
+                "content": prompts.AGENT_TASK.format(
+                    role=self.subtask.role, question=self.subtask.question
+                ),
+            },
+        ]
+        schemas = [tool.schema() for tool in setup.tools] + [FINISH_TOOL]
+        tokens_before = 0
+        for step in range(1, setup.max_iterations + 1):
+            cancel.raise_if_cancelled()
+            last = step == setup.max_iterations
+            if last and step > 1:
+                messages.append({"role": "user", "content": prompts.FINAL_STEP})
+            completion = setup.llm.complete(
+                model=self.model,
+                messages=messages,
+                tools=None if last else schemas,
+                cancel=cancel,
+                on_tokens=self._token_counter(tokens_before),
+            )
+            tokens_before += completion.usage.completion_tokens
+            calls.append(
+                CallUsage(f"agent {self.index + 1} step {step}", self.model, completion.usage)
+            )
+            setup.progress.update_agent(self.index, tokens=tokens_before)
+            if not completion.tool_calls or last:
+                return completion.content
+            finish = next((c for c in completion.tool_calls if c.name == "finish"), None)
+            if finish is not None:
+                return _finish_answer(finish) or completion.content
+            messages.append(_assistant_message(completion))
+            for call in completion.tool_calls:
+                cancel.raise_if_cancelled()
+                setup.progress.update_agent(self.index, step=f"{call.name} (step {step})")
+                messages.append(
+                    {"role": "tool", "tool_call_id": call.id, "content": self._execute(call)}
+                )
+            setup.progress.update_agent(self.index, step=f"thinking (step {step + 1})")
+        raise AssertionError("unreachable: the last step always returns")
+
+    def _token_counter(self, before: int) -> Callable[[int], None]:
+        def count(chunks: int) -> None:
+            self.setup.progress.update_agent(self.index, tokens=before + chunks)
+
+        return count
+
+    def _execute(self, call: ToolCall) -> str:
+        """Run one tool call; every problem becomes text the model can act on."""
+        tool = next((tool for tool in self.setup.tools if tool.name == call.name), None)
+        if tool is None:
+            known = ", ".join(tool.name for tool in self.setup.tools) or "none"
+            return f"error: unknown tool '{call.name}'. Available tools: {known}, finish."
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError as error:
+            return f"error: the arguments are not valid JSON ({error.msg}); send a JSON object."
+        if not isinstance(arguments, dict):
+            return "error: the arguments must be a JSON object."
+        try:
+            return tool.execute(self.setup.workspace, arguments)
+        except ToolError as error:
+            return f"error: {error}"
+        except Exception as error:
+            # A broken third-party tool costs one step, not the whole agent.
+            return f"error: tool '{call.name}' failed: {type(error).__name__}: {error}"
+
+
+def _assistant_message(completion: Completion) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": completion.content or None,
+        "tool_calls": [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in completion.tool_calls
+        ],
+    }
+
+
+def _finish_answer(call: ToolCall) -> str:
+    try:
+        arguments = json.loads(call.arguments or "{}")
+    except json.JSONDecodeError:
+        return call.arguments
+    answer = arguments.get("answer") if isinstance(arguments, dict) else None
+    return answer if isinstance(answer, str) else ""

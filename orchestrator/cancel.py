@@ -1,0 +1,97 @@
+"""Cooperative cancellation shared by the orchestrator, its agents and the LLM transport."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+class Cancelled(Exception):
+    """Raised inside a run when its token has been cancelled."""
+
+
+class DeadlineExceeded(Cancelled):
+    """Raised when a token's own deadline (an agent's `task_timeout`) has passed."""
+
+
+class CancelToken:
+    """A thread-safe cancellation flag with callbacks and an optional deadline.
+
+    Children follow their parent: cancelling a job cancels every agent's token,
+    while an agent's deadline only cancels that agent.
+    """
+
+    def __init__(self, deadline: float | None = None, parent: CancelToken | None = None) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
+        self._deadline = deadline
+        self._timer: threading.Timer | None = None
+        self.reason = ""
+        if parent is not None:
+            parent.on_cancel(lambda: self.cancel(parent.reason))
+        if deadline is not None:
+            self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def child(self, timeout: float | None = None) -> CancelToken:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return CancelToken(deadline=deadline, parent=self)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    @property
+    def expired(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline, or None when there is none."""
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self.reason = reason
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        if self._timer is not None:
+            self._timer.cancel()
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run `callback` once on cancel (at once if already cancelled); returns an unregister."""
+        with self._lock:
+            if not self._event.is_set():
+                self._callbacks.append(callback)
+                return lambda: self._unregister(callback)
+        callback()
+        return lambda: None
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, waking early on cancel. Returns True if cancelled."""
+        return self._event.wait(seconds)
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            if self.reason == "timeout":
+                raise DeadlineExceeded(self.reason)
+            raise Cancelled(self.reason)
+
+    def release(self) -> None:
+        """Stop the deadline timer once the work it guards has finished."""
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _expire(self) -> None:
+        self.cancel("timeout")
+
+    def _unregister(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)

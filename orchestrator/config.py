@@ -1,0 +1,237 @@
+"""Configuration: typed model, layered sources, errors naming file, key and expected value."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import platformdirs
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+WORKSPACE_FILE = ".deepthink.yaml"
+KEY_VARIABLES = ("DEEPTHINK_API_KEY", "OPENAI_API_KEY")
+
+
+class ConfigError(Exception):
+    """A configuration source is malformed; the message names the source, key and expectation."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderConfig(_Section):
+    base_url: str = "https://api.openai.com/v1"
+    model: str = Field(default="gpt-4o-mini", min_length=1)
+    # The *name* of the variable holding the key: keys never live in config files.
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    request_timeout: float = Field(default=120.0, gt=0, le=3600)
+    max_retries: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("an http(s) URL such as https://api.openai.com/v1")
+        return value.rstrip("/")
+
+
+class OrchestratorConfig(_Section):
+    parallel_agents: int = Field(default=4, ge=1, le=64)
+    task_timeout: float = Field(default=300.0, gt=0, le=86400)
+    synthesis_model: str | None = None
+
+
+class AgentConfig(_Section):
+    max_iterations: int = Field(default=8, ge=1, le=100)
+    # None enables every discovered tool; a list restricts agents to those names.
+    tools: list[str] | None = None
+
+
+class CouncilConfig(_Section):
+    models: list[str] = Field(default_factory=list)
+
+
+class ContextConfig(_Section):
+    max_tokens: int = Field(default=6000, ge=200, le=200_000)
+
+
+class Config(_Section):
+    provider: ProviderConfig = ProviderConfig()
+    orchestrator: OrchestratorConfig = OrchestratorConfig()
+    agent: AgentConfig = AgentConfig()
+    council: CouncilConfig = CouncilConfig()
+    context: ContextConfig = ContextConfig()
+
+    def agent_model(self, index: int) -> str:
+        """Council mode hands models to agents round-robin; otherwise every agent uses one."""
+        models = self.council.models
+        return models[index % len(models)] if models else self.provider.model
+
+    @property
+    def synthesis_model(self) -> str:
+        return self.orchestrator.synthesis_model or self.provider.model
+
+
+@dataclass(frozen=True)
+class Source:
+    """One layer of configuration and where it came from, for error messages."""
+
+    name: str
+    values: Mapping[str, Any]
+
+
+def user_config_path() -> Path:
+    return Path(platformdirs.user_config_dir("deepthink")) / "config.yaml"
+
+
+def read_yaml_source(path: Path) -> Source | None:
+    """Read a YAML config file; a missing file is simply no layer."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the file: {error.strerror}") from error
+    try:
+        values = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML: {error}") from error
+    if values is None:
+        return Source(str(path), {})
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (provider:, orchestrator:, ...)")
+    return Source(str(path), values)
+
+
+def environment_source(env: Mapping[str, str]) -> Source:
+    values: dict[str, Any] = {}
+    base_url = env.get("DEEPTHINK_BASE_URL") or env.get("OPENAI_BASE_URL")
+    if base_url:
+        values["base_url"] = base_url
+    if model := env.get("DEEPTHINK_MODEL"):
+        values["model"] = model
+    return Source("environment", {"provider": values} if values else {})
+
+
+def load_config(
+    workspace: Path | None = None,
+    *,
+    user_file: Path | None = None,
+    overrides: list[Source] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Merge defaults, user file, workspace file, environment and overrides (later wins)."""
+    env = os.environ if env is None else env
+    sources: list[Source | None] = [read_yaml_source(user_file or user_config_path())]
+    if workspace is not None:
+        sources.append(read_yaml_source(workspace / WORKSPACE_FILE))
+    sources.append(environment_source(env))
+    sources.extend(overrides or [])
+    merged: dict[str, Any] = {}
+    config = Config()
+    for source in sources:
+        if source is None or not source.values:
+            continue
+        merged = _deep_merge(merged, source.values)
+        # Validating after each layer pins an error on the layer that introduced it.
+        config = validate(merged, source.name)
+    return config
+
+
+def validate(values: Mapping[str, Any], source_name: str) -> Config:
+    try:
+        return Config.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source_name)) from None
+
+
+def resolve_api_key(config: Config, env: Mapping[str, str] | None = None) -> str | None:
+    """The key from the configured variable, else DEEPTHINK_API_KEY, else OPENAI_API_KEY."""
+    env = os.environ if env is None else env
+    names = (config.provider.api_key_env,) if config.provider.api_key_env else KEY_VARIABLES
+    for name in names:
+        if value := env.get(name, "").strip():
+            return value
+    return None
+
+
+def key_variable_hint(config: Config) -> str:
+    """How to tell a user which variable to set, for error messages."""
+    if config.provider.api_key_env:
+        return config.provider.api_key_env
+    return " or ".join(KEY_VARIABLES)
+
+
+def is_local_endpoint(base_url: str) -> bool:
+    """Loopback endpoints (Ollama, llama.cpp, vLLM on this machine) usually need no key."""
+    host = urlparse(base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: ValidationError, source_name: str) -> str:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        lines.append(f"{source_name}: {key}: {_expectation(problem, key)}")
+    return "\n".join(lines)
+
+
+def _expectation(problem: Any, key: str) -> str:
+    kind = problem["type"]
+    given = problem.get("input")
+    if kind == "extra_forbidden":
+        return _unknown_key(key)
+    if kind == "value_error":
+        return f"expected {problem['ctx']['error']}, got {given!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping of keys, got {given!r}"
+    message = problem["msg"]
+    if message.startswith("Input should be "):
+        message = message.removeprefix("Input should be ")
+    return f"expected {message}, got {given!r}"
+
+
+def _unknown_key(key: str) -> str:
+    *section_path, name = key.split(".")
+    model: type[BaseModel] = Config
+    for part in section_path:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    known = list(model.model_fields)
+    if name == "api_key":
+        return (
+            "API keys do not belong in config files; put the key in an environment variable "
+            "and name it with provider.api_key_env (default DEEPTHINK_API_KEY or OPENAI_API_KEY)"
+        )
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown key (known keys: {', '.join(known)}){hint}"

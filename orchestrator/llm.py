@@ -1,0 +1,294 @@
+"""The LLM transport: streaming chat completions with tool calls, retries and real cancellation.
+
+Agents are plain threads, but every HTTP call runs as a task on one asyncio loop
+owned by the client. A cancel then aborts the call wherever it is (connecting,
+waiting for headers, mid-stream or sleeping before a retry) instead of waiting
+for a blocking socket read to return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import openai
+
+from orchestrator.cancel import CancelToken
+from orchestrator.config import ProviderConfig
+
+RETRY_AFTER_CAP = 60.0
+_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+class LLMError(Exception):
+    """A request failed for good; the message is meant for the user and holds no secret.
+
+    `endpoint_unusable` marks failures every further request would repeat (bad key,
+    unknown model, unreachable server), so that a run can stop early.
+    """
+
+    def __init__(self, message: str, *, endpoint_unusable: bool = False) -> None:
+        super().__init__(message)
+        self.endpoint_unusable = endpoint_unusable
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    content: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = Usage()
+    model: str = ""
+
+
+class _StreamBroken(Exception):
+    """The stream ended before the model said it was finished."""
+
+
+class LLMClient:
+    """One endpoint, one key, one connection pool, shared by every agent of every run."""
+
+    def __init__(self, provider: ProviderConfig, api_key: str) -> None:
+        self.provider = provider
+        self._secret = api_key
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="llm-transport")
+        self._thread.daemon = True
+        self._thread.start()
+        self._client = openai.AsyncOpenAI(
+            base_url=provider.base_url,
+            api_key=api_key,
+            max_retries=0,  # retries are ours, so that a cancel also interrupts the wait
+            timeout=provider.request_timeout,
+        )
+
+    def complete(
+        self,
+        *,
+        model: str,
+        messages: list[dict[str, Any]],
+        cancel: CancelToken,
+        tools: list[dict[str, Any]] | None = None,
+        on_tokens: Callable[[int], None] | None = None,
+    ) -> Completion:
+        """Stream one completion; raises Cancelled/DeadlineExceeded on cancel, LLMError on failure.
+
+        `on_tokens` is called with the running count of streamed chunks so that
+        progress can show an agent is alive.
+        """
+        cancel.raise_if_cancelled()
+        future = asyncio.run_coroutine_threadsafe(
+            self._with_retries(model, messages, tools, on_tokens, cancel), self._loop
+        )
+
+        def abort() -> None:
+            future.cancel()
+
+        unregister = cancel.on_cancel(abort)
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            cancel.raise_if_cancelled()
+            raise
+        finally:
+            unregister()
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(timeout=5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    async def _with_retries(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        on_tokens: Callable[[int], None] | None,
+        cancel: CancelToken,
+    ) -> Completion:
+        attempt = 0
+        while True:
+            try:
+                return await self._stream(model, messages, tools, on_tokens)
+            except Exception as error:
+                delay = self._retry_delay(error, attempt, cancel)
+                if delay is None:
+                    raise LLMError(
+                        self.describe(error, model), endpoint_unusable=_unusable(error)
+                    ) from None
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def _retry_delay(self, error: Exception, attempt: int, cancel: CancelToken) -> float | None:
+        """Seconds to wait before trying again, or None when the error is final."""
+        if attempt >= self.provider.max_retries:
+            return None
+        if isinstance(error, openai.APIStatusError):
+            if error.status_code not in _RETRYABLE_STATUS:
+                return None
+            retry_after = _retry_after(error.response.headers)
+        elif isinstance(error, openai.APIConnectionError | _StreamBroken):
+            retry_after = None
+        else:
+            return None
+        delay = retry_after if retry_after is not None else 0.5 * 2**attempt
+        remaining = cancel.remaining()
+        if delay > RETRY_AFTER_CAP or (remaining is not None and delay >= remaining):
+            return None
+        return delay
+
+    async def _stream(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        on_tokens: Callable[[int], None] | None,
+    ) -> Completion:
+        stream = await self._client.chat.completions.create(
+            model=model,
+            messages=cast(Any, messages),
+            stream=True,
+            stream_options={"include_usage": True},
+            tools=cast(Any, tools) if tools else openai.omit,
+        )
+        content: list[str] = []
+        calls: dict[int, dict[str, str]] = {}
+        usage = Usage()
+        finished = False
+        chunks = 0
+        async with stream:
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    if delta.content:
+                        content.append(delta.content)
+                    for call in delta.tool_calls or ():
+                        slot = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+                        if call.id:
+                            slot["id"] = call.id
+                        if call.function and call.function.name:
+                            slot["name"] += call.function.name
+                        if call.function and call.function.arguments:
+                            slot["arguments"] += call.function.arguments
+                    if choice.finish_reason is not None:
+                        finished = True
+                chunks += 1
+                if on_tokens is not None:
+                    on_tokens(chunks)
+        if not finished:
+            raise _StreamBroken("the stream ended before the model finished its answer")
+        text = "".join(content)
+        if usage == Usage():
+            usage = _estimate_usage(messages, text)
+        tool_calls = [
+            ToolCall(slot["id"] or f"call_{index}", slot["name"], slot["arguments"])
+            for index, slot in sorted(calls.items())
+        ]
+        return Completion(text, tool_calls, usage, model)
+
+    def describe(self, error: Exception, model: str) -> str:
+        """A message for the user: what failed and what to do, never the key."""
+        where = self.provider.base_url
+        if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
+            variable = self.provider.api_key_env or "DEEPTHINK_API_KEY (or OPENAI_API_KEY)"
+            text = (
+                f"{where} rejected the API key ({error.status_code}): check the key in {variable}"
+            )
+        elif isinstance(error, openai.NotFoundError):
+            text = (
+                f"{where} answered 404 for model '{model}': "
+                "check provider.model (and provider.base_url)"
+            )
+        elif isinstance(error, openai.RateLimitError):
+            text = f"{where} kept rate-limiting the requests (429) after retries: try again later"
+        elif isinstance(error, openai.APIStatusError):
+            text = f"{where} answered {error.status_code}: {_server_message(error)}"
+        elif isinstance(error, openai.APITimeoutError):
+            timeout = self.provider.request_timeout
+            text = f"{where} did not answer within {timeout:g} s (provider.request_timeout)"
+        elif isinstance(error, openai.APIConnectionError):
+            text = f"cannot reach {where}: check provider.base_url and that the server is running"
+        elif isinstance(error, _StreamBroken):
+            text = f"{where}: {error}"
+        elif isinstance(error, json.JSONDecodeError | openai.APIResponseValidationError):
+            text = f"{where} sent a malformed response (not the OpenAI chat format)"
+        else:
+            text = f"request to {where} failed: {type(error).__name__}: {error}"
+        return redact(text, self._secret)
+
+
+def _unusable(error: Exception) -> bool:
+    if isinstance(error, openai.APITimeoutError):
+        return False
+    if isinstance(error, openai.APIConnectionError):
+        # A stream cut mid-way also surfaces as a connection error; only a refused
+        # or unresolvable connection (httpx's ConnectError) means nothing is there.
+        return type(error.__cause__).__name__ == "ConnectError"
+    return isinstance(
+        error, openai.AuthenticationError | openai.PermissionDeniedError | openai.NotFoundError
+    )
+
+
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _retry_after(headers: Any) -> float | None:
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue
+    return None
+
+
+def _server_message(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error")
+        if isinstance(message, dict):
+            message = message.get("message")
+        if message:
+            return str(message)[:300]
+    return error.message[:300]
+
+
+def _estimate_usage(messages: list[dict[str, Any]], text: str) -> Usage:
+    """Some servers omit usage in streams; four characters a token is the usual estimate."""
+    prompt = len(json.dumps(messages, ensure_ascii=False)) // 4
+    return Usage(prompt, max(1, len(text) // 4))

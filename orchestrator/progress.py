@@ -1,0 +1,144 @@
+"""Shared, lock-protected run state that front ends (LSP progress, terminal) subscribe to."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+_log = logging.getLogger(__name__)
+
+
+class Phase(StrEnum):
+    DECOMPOSING = "decomposing"
+    RUNNING = "running"
+    SYNTHESISING = "synthesising"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class AgentState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (AgentState.QUEUED, AgentState.RUNNING)
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    index: int
+    role: str
+    model: str
+    state: AgentState = AgentState.QUEUED
+    step: str = ""
+    tokens: int = 0
+    error: str = ""
+    started: float | None = None
+    finished: float | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    phase: Phase
+    agents: tuple[AgentStatus, ...]
+
+    @property
+    def finished_agents(self) -> int:
+        return sum(agent.state.finished for agent in self.agents)
+
+    @property
+    def percentage(self) -> int:
+        """Decomposition is the first tenth, agents the next eight, synthesis the last."""
+        if self.phase is Phase.DECOMPOSING:
+            return 0
+        if self.phase in (Phase.DONE, Phase.CANCELLED, Phase.FAILED):
+            return 100
+        if self.phase is Phase.SYNTHESISING:
+            return 90
+        done = self.finished_agents / len(self.agents) if self.agents else 0.0
+        return 10 + int(80 * done)
+
+    def summary(self) -> str:
+        """One line: what each group of agents is doing, e.g. '2 running, 1 done, 1 failed'."""
+        counts: dict[str, int] = {}
+        for agent in self.agents:
+            counts[agent.state.value] = counts.get(agent.state.value, 0) + 1
+        states = ", ".join(f"{count} {state}" for state, count in counts.items())
+        return f"{self.phase.value}: {states}" if states else self.phase.value
+
+
+Subscriber = Callable[[Snapshot], None]
+
+
+class Progress:
+    """Every change produces a new immutable snapshot, delivered to subscribers in order.
+
+    Subscribers are called with the lock held so that they observe changes in the
+    order they happened; they must return quickly (hand work to another thread).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._snapshot = Snapshot(Phase.DECOMPOSING, ())
+        self._subscribers: list[Subscriber] = []
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return self._snapshot
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    def set_phase(self, phase: Phase) -> None:
+        with self._lock:
+            self._publish(dataclasses.replace(self._snapshot, phase=phase))
+
+    def set_agents(self, agents: list[AgentStatus]) -> None:
+        with self._lock:
+            self._publish(dataclasses.replace(self._snapshot, agents=tuple(agents)))
+
+    def update_agent(self, index: int, **changes: Any) -> None:
+        """Apply changes to one agent; a finished agent never goes back to running."""
+        with self._lock:
+            agents = list(self._snapshot.agents)
+            current = agents[index]
+            if current.state.finished:
+                return
+            state = changes.get("state")
+            if state is AgentState.RUNNING and current.started is None:
+                changes["started"] = time.monotonic()
+            if isinstance(state, AgentState) and state.finished:
+                changes["finished"] = time.monotonic()
+            agents[index] = dataclasses.replace(current, **changes)
+            self._publish(dataclasses.replace(self._snapshot, agents=tuple(agents)))
+
+    def _publish(self, snapshot: Snapshot) -> None:
+        if snapshot == self._snapshot:
+            return
+        self._snapshot = snapshot
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(snapshot)
+            except Exception:
+                # A broken display must not take the agents down with it.
+                _log.exception("progress subscriber failed")

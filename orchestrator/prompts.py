@@ -1,0 +1,93 @@
+"""Every prompt the orchestrator sends, in one place.
+
+Agents' messages are laid out for provider prompt caching: the system prompt
+and the shared file context come first and are identical across agents; each
+agent's own role and sub-question come last.
+"""
+
+from __future__ import annotations
+
+from orchestrator.request import Request
+
+AGENT_SYSTEM = """\
+You are one of several specialist agents working in parallel on a question about code \
+in a software project. You can call read-only tools on the project's workspace \
+(paths are relative to its root) to read files, search, list files and read git history. \
+Use them to check facts rather than guess, but stay focused: a few well-chosen calls beat many.
+
+When you have enough evidence, answer your own sub-question in concise markdown. Cite \
+evidence as `path:line` (for example `src/app.py:42`). Say plainly what you are unsure of. \
+Reply with the final answer as a message without a tool call, or call `finish` with it."""
+
+DECOMPOSE_SYSTEM = """\
+You plan the work of {count} specialist agents who will examine code in parallel. \
+Split the user's request into exactly {count} complementary sub-questions, each answerable \
+on its own by one agent with read-only access to the project, together covering the request \
+without overlapping. Reply with JSON only, no prose, in exactly this shape:
+{{"subtasks": [{{"role": "short role name", "question": "the sub-question"}}]}}
+The list must have exactly {count} entries."""
+
+DECOMPOSE_RETRY = """\
+That reply was not usable: {problem}. Reply again with JSON only: an object with a \
+"subtasks" list of exactly {count} objects, each with non-empty "role" and "question" strings."""
+
+SYNTHESIS_SYSTEM = """\
+You are the lead engineer merging the answers of {count} specialist agents into one answer \
+for the user. Be critical: where agents disagree, decide from the evidence (the code shown, \
+their citations) and say why; drop claims that nothing supports; do not repeat yourself. \
+Keep every `path:line` citation that supports a point and add your own where useful. Write \
+concise markdown that answers the user's request directly; do not mention the agents."""
+
+FINDINGS_INSTRUCTIONS = """
+
+This is a code review. After the markdown answer, add one fenced block tagged `findings` \
+holding a JSON list of the concrete problems, one object each: \
+{"path": "file path", "start_line": N, "end_line": N, \
+"severity": "error|warning|info|hint", "message": "one sentence"}. \
+Use the file's real line numbers. An empty list is fine when nothing is wrong."""
+
+AGENT_TASK = """\
+Your role: {role}
+Your sub-question: {question}"""
+
+FINAL_STEP = """\
+You have used your tool budget. Answer your sub-question now with what you have found."""
+
+FALLBACK_ROLES: tuple[tuple[str, str], ...] = (
+    (
+        "research",
+        "Establish the facts: read the selected code and whatever it uses in the workspace, "
+        "and describe precisely what it does and depends on.",
+    ),
+    (
+        "analysis",
+        "Analyse correctness and robustness: edge cases, error handling, concurrency, "
+        "performance and security.",
+    ),
+    (
+        "alternatives",
+        "Consider alternative designs or implementations and their trade-offs against "
+        "the current one.",
+    ),
+    (
+        "verification",
+        "Verify the code against its callers, tests and git history: is it used as intended, "
+        "and does it behave as the surrounding code expects?",
+    ),
+)
+
+
+def shared_context(request: Request) -> str:
+    """The part of every agent's prompt that is the same for all of them."""
+    parts = [f"# Request\n{request.task()}"]
+    language = request.language or ""
+    if request.context:
+        parts.append(
+            f"# Context from {request.path} (line numbers on the left)\n"
+            f"```{language}\n{request.context}\n```"
+        )
+    label = "Diff" if request.mode.value == "review-diff" else "Selected code"
+    fence = "diff" if label == "Diff" else language
+    lines = f" (lines {request.start_line}-{request.end_line})" if label != "Diff" else ""
+    parts.append(f"# {label}{lines}\n```{fence}\n{request.selection}\n```")
+    return "\n\n".join(parts)

@@ -1,0 +1,78 @@
+"""The outcome of a run: synthesis, per-agent answers, findings, usage and failures."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from orchestrator.llm import Usage
+from orchestrator.progress import AgentState
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    HINT = "hint"
+
+
+class RunStatus(StrEnum):
+    DONE = "done"
+    PARTIAL = "partial"  # some agents or the synthesis failed; what succeeded is kept
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    start_line: int
+    end_line: int
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True)
+class CallUsage:
+    label: str
+    model: str
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    index: int
+    role: str
+    question: str
+    model: str
+    state: AgentState
+    answer: str = ""
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: RunStatus
+    markdown: str
+    agents: list[AgentResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    calls: list[CallUsage] = field(default_factory=list)
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def usage(self) -> Usage:
+        return sum((call.usage for call in self.calls), Usage())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        usage = self.usage
+        data["usage"] = {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+        }
+        return data
