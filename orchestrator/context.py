@@ -1,0 +1,133 @@
+"""Pack the code around a selection into a token budget: selection, enclosing definition, imports.
+
+The result is what agents see first, so it carries real line numbers (agents
+cite `path:line`) and marks the selected lines; gaps are shown, never hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+
+CHARS_PER_TOKEN = 4
+_WINDOW = 30  # lines either side of a selection that has no enclosing definition
+
+_IMPORT = re.compile(
+    r"^\s*(import\s|from\s+\S+\s+import\s|#\s*include\s|use\s|using\s|package\s|require[\s(]"
+    r"|(local|const|let|var)\s+\w+\s*=\s*require\b|extern\s+crate\s)"
+)
+_DEFINITION = re.compile(
+    r"^\s*(async\s+def|def|class|function|fn|func|impl|struct|enum|interface|trait|module"
+    r"|local\s+function|(export\s+)?(default\s+)?(async\s+)?function|(pub(\(\w+\))?\s+)+\w+"
+    r"|(public|private|protected|static|final|abstract|override|virtual|inline)\s)"
+    r"|^\s*[\w:<>,\s\*&]+\s+[\w:~]+\s*\([^;]*$"  # a C-family function signature
+)
+
+LANGUAGES = {
+    ".py": "python", ".pyi": "python", ".js": "javascript", ".jsx": "javascriptreact",
+    ".mjs": "javascript", ".cjs": "javascript", ".ts": "typescript", ".tsx": "typescriptreact",
+    ".go": "go", ".rs": "rust", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp",
+    ".cxx": "cpp", ".hpp": "cpp", ".java": "java", ".kt": "kotlin", ".cs": "csharp",
+    ".lua": "lua", ".sh": "shellscript", ".bash": "shellscript", ".zsh": "shellscript",
+    ".rb": "ruby", ".php": "php", ".swift": "swift", ".scala": "scala", ".sql": "sql",
+    ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".html": "html", ".css": "css",
+}  # fmt: skip
+
+
+def language_of(path: str) -> str:
+    """The LSP language id for a file name, or '' when unknown."""
+    return LANGUAGES.get(PurePath(path).suffix.lower(), "")
+
+
+def pack_context(text: str, start_line: int, end_line: int, max_tokens: int) -> str:
+    """Numbered lines around the 1-based inclusive selection, within about `max_tokens`.
+
+    Lines are chosen by priority: the selection, the enclosing definition's
+    header, the imports, then the rest of the enclosing block nearest the
+    selection first. The selection itself is cut only if it alone exceeds
+    the budget.
+    """
+    lines = text.splitlines()
+    if not lines:
+        return ""
+    start = min(max(start_line, 1), len(lines))
+    end = min(max(end_line, start), len(lines))
+    budget = max_tokens * CHARS_PER_TOKEN
+    header, block_end = _enclosing(lines, start, end)
+    region_start = header if header is not None else max(1, start - _WINDOW)
+    region_end = block_end if header is not None else min(len(lines), end + _WINDOW)
+
+    ranked: list[int] = list(range(start, end + 1))
+    if header is not None:
+        ranked.append(header)
+    ranked += _imports(lines, limit=region_start)
+    around = [n for n in range(region_start, region_end + 1) if not start <= n <= end]
+    ranked += sorted(around, key=lambda n: start - n if n < start else n - end)
+
+    chosen: set[int] = set()
+    used = 0
+    for number in ranked:
+        if number in chosen:
+            continue
+        cost = len(_render(lines, number, start, end)) + 1
+        if used + cost > budget:
+            if start <= number <= end:
+                continue  # a long selection line: try the shorter ones that follow
+            break
+        chosen.add(number)
+        used += cost
+    return _layout(lines, sorted(chosen), start, end)
+
+
+def _enclosing(lines: list[str], start: int, end: int) -> tuple[int | None, int]:
+    """The definition line enclosing the selection (by indentation) and its block's last line."""
+    selected = [lines[n - 1] for n in range(start, end + 1) if lines[n - 1].strip()]
+    indent = min((_indent(line) for line in selected), default=0)
+    for number in range(start - 1, 0, -1):
+        line = lines[number - 1]
+        if not line.strip() or _indent(line) >= indent:
+            continue
+        indent = _indent(line)
+        if _DEFINITION.match(line):
+            return number, _block_end(lines, number, end)
+        if indent == 0:
+            break
+    if selected and _DEFINITION.match(lines[start - 1]):
+        return start, _block_end(lines, start, end)
+    return None, end
+
+
+def _block_end(lines: list[str], header: int, at_least: int) -> int:
+    indent = _indent(lines[header - 1])
+    for number in range(max(header, at_least) + 1, len(lines) + 1):
+        line = lines[number - 1]
+        if line.strip() and _indent(line) <= indent:
+            # A closing brace at the header's indentation still belongs to the block.
+            return number if line.strip()[0] in "})]" or line.strip() == "end" else number - 1
+    return len(lines)
+
+
+def _imports(lines: list[str], limit: int) -> list[int]:
+    return [n for n in range(1, limit) if _IMPORT.match(lines[n - 1])]
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _render(lines: list[str], number: int, start: int, end: int) -> str:
+    marker = ">" if start <= number <= end else " "
+    return f"{number:>5}{marker}| {lines[number - 1]}"
+
+
+def _layout(lines: list[str], numbers: list[int], start: int, end: int) -> str:
+    out: list[str] = []
+    previous = 0
+    for number in numbers:
+        if number > previous + 1:
+            out.append("    ⋮")
+        out.append(_render(lines, number, start, end))
+        previous = number
+    if previous < len(lines):
+        out.append("    ⋮")
+    return "\n".join(out)
