@@ -20,7 +20,9 @@ _DEFINITION = re.compile(
     r"^\s*(async\s+def|def|class|function|fn|func|impl|struct|enum|interface|trait|module"
     r"|local\s+function|(export\s+)?(default\s+)?(async\s+)?function|(pub(\(\w+\))?\s+)+\w+"
     r"|(public|private|protected|static|final|abstract|override|virtual|inline)\s)"
-    r"|^\s*[\w:<>,\s\*&]+\s+[\w:~]+\s*\([^;]*$"  # a C-family function signature
+    # A C-family function signature: `type name(args)` ending the line or opening a brace.
+    r"|^\s*+(?!(if|for|while|switch|return|else|catch|with|elif|except|do)\b)"
+    r"[\w:<>,\*&\s]+\s+[\w:~]+\s*\([^;]*\)\s*(const\s*)?\{?\s*$"
 )
 
 LANGUAGES = {
@@ -42,8 +44,8 @@ def language_of(path: str) -> str:
 def pack_context(text: str, start_line: int, end_line: int, max_tokens: int) -> str:
     """Numbered lines around the 1-based inclusive selection, within about `max_tokens`.
 
-    Lines are chosen by priority: the selection, the enclosing definition's
-    header, the imports, then the rest of the enclosing block nearest the
+    Lines are chosen by priority: the selection, the headers of the enclosing
+    definitions, the imports, then the rest of the enclosing block nearest the
     selection first. The selection itself is cut only if it alone exceeds
     the budget.
     """
@@ -53,13 +55,11 @@ def pack_context(text: str, start_line: int, end_line: int, max_tokens: int) -> 
     start = min(max(start_line, 1), len(lines))
     end = min(max(end_line, start), len(lines))
     budget = max_tokens * CHARS_PER_TOKEN
-    header, block_end = _enclosing(lines, start, end)
-    region_start = header if header is not None else max(1, start - _WINDOW)
-    region_end = block_end if header is not None else min(len(lines), end + _WINDOW)
+    headers, block_end = _enclosing(lines, start, end)
+    region_start = headers[0] if headers else max(1, start - _WINDOW)
+    region_end = block_end if headers else min(len(lines), end + _WINDOW)
 
-    ranked: list[int] = list(range(start, end + 1))
-    if header is not None:
-        ranked.append(header)
+    ranked: list[int] = list(range(start, end + 1)) + headers
     ranked += _imports(lines, limit=region_start)
     around = [n for n in range(region_start, region_end + 1) if not start <= n <= end]
     ranked += sorted(around, key=lambda n: start - n if n < start else n - end)
@@ -79,22 +79,25 @@ def pack_context(text: str, start_line: int, end_line: int, max_tokens: int) -> 
     return _layout(lines, sorted(chosen), start, end)
 
 
-def _enclosing(lines: list[str], start: int, end: int) -> tuple[int | None, int]:
-    """The definition line enclosing the selection (by indentation) and its block's last line."""
+def _enclosing(lines: list[str], start: int, end: int) -> tuple[list[int], int]:
+    """Headers of the definitions enclosing the selection, innermost first (by indentation),
+    and the last line of the innermost one's block."""
     selected = [lines[n - 1] for n in range(start, end + 1) if lines[n - 1].strip()]
     indent = min((_indent(line) for line in selected), default=0)
+    headers: list[int] = []
+    if selected and _DEFINITION.match(lines[start - 1]) and _indent(lines[start - 1]) == indent:
+        headers.append(start)
     for number in range(start - 1, 0, -1):
         line = lines[number - 1]
         if not line.strip() or _indent(line) >= indent:
             continue
         indent = _indent(line)
         if _DEFINITION.match(line):
-            return number, _block_end(lines, number, end)
+            headers.append(number)
         if indent == 0:
             break
-    if selected and _DEFINITION.match(lines[start - 1]):
-        return start, _block_end(lines, start, end)
-    return None, end
+    block_end = _block_end(lines, headers[0], end) if headers else end
+    return headers, block_end
 
 
 def _block_end(lines: list[str], header: int, at_least: int) -> int:

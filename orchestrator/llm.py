@@ -72,6 +72,10 @@ class _StreamBroken(Exception):
     """The stream ended before the model said it was finished."""
 
 
+class _NotAStream(Exception):
+    """The endpoint answered, but not with chat-completion stream events."""
+
+
 class LLMClient:
     """One endpoint, one key, one connection pool, shared by every agent of every run."""
 
@@ -207,6 +211,8 @@ class LLMClient:
                 chunks += 1
                 if on_tokens is not None:
                     on_tokens(chunks)
+        if chunks == 0:
+            raise _NotAStream()
         if not finished:
             raise _StreamBroken("the stream ended before the model finished its answer")
         text = "".join(content)
@@ -238,11 +244,14 @@ class LLMClient:
         elif isinstance(error, openai.APITimeoutError):
             timeout = self.provider.request_timeout
             text = f"{where} did not answer within {timeout:g} s (provider.request_timeout)"
-        elif isinstance(error, openai.APIConnectionError):
+        elif isinstance(error, openai.APIConnectionError) and _unusable(error):
             text = f"cannot reach {where}: check provider.base_url and that the server is running"
+        elif isinstance(error, openai.APIConnectionError):
+            text = f"the connection to {where} broke off during the response"
         elif isinstance(error, _StreamBroken):
             text = f"{where}: {error}"
-        elif isinstance(error, json.JSONDecodeError | openai.APIResponseValidationError):
+        elif isinstance(error, ValueError | openai.APIResponseValidationError | _NotAStream):
+            # The client raises a bare JSONDecodeError (a ValueError) for a garbled body.
             text = f"{where} sent a malformed response (not the OpenAI chat format)"
         else:
             text = f"request to {where} failed: {type(error).__name__}: {error}"

@@ -1,0 +1,148 @@
+"""The LLM transport against the scripted server: streaming, tool calls, faults, cancel."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
+from orchestrator.config import ProviderConfig
+from orchestrator.llm import LLMClient, LLMError
+from tests.llm_server import Reply, ScriptedLLMServer, ToolCall
+
+MESSAGES = [{"role": "user", "content": "hello"}]
+
+
+@pytest.fixture
+def client(llm_server: ScriptedLLMServer) -> Iterator[LLMClient]:
+    provider = ProviderConfig(base_url=llm_server.base_url, max_retries=2, request_timeout=5)
+    client = LLMClient(provider, "sk-test-secret")
+    yield client
+    client.close()
+
+
+def complete(client: LLMClient, cancel: CancelToken | None = None) -> object:
+    return client.complete(model="m", messages=MESSAGES, cancel=cancel or CancelToken())
+
+
+def test_streamed_text_tool_calls_and_usage(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    text = "A fairly long answer that the server splits into several chunks."
+    llm_server.add(
+        None,
+        Reply(content=text, tool_calls=[ToolCall("search", {"pattern": "def .*"})], usage=(11, 7)),
+    )
+    chunks: list[int] = []
+    completion = client.complete(
+        model="m", messages=MESSAGES, cancel=CancelToken(), on_tokens=chunks.append
+    )
+    assert completion.content == text
+    assert [(c.name, c.arguments) for c in completion.tool_calls] == [
+        ("search", '{"pattern": "def .*"}')
+    ]
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (11, 7)
+    assert chunks == sorted(chunks) and len(chunks) > 3
+    request = llm_server.requests[0]
+    assert request.body["stream"] is True
+    assert request.headers["authorization"] == "Bearer sk-test-secret"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Reply(status=503),
+        Reply(status=429, headers={"Retry-After": "0.01"}),
+        Reply(content="cut " * 50, truncate_after=3),
+    ],
+    ids=["503", "429", "cut stream"],
+)
+def test_transient_faults_are_retried(
+    fault: Reply, llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, fault, times=1)
+    llm_server.add(None, Reply(content="ok"))
+    assert complete(client).content == "ok"  # type: ignore[attr-defined]
+    assert len(llm_server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (Reply(status=401), "rejected the API key (401): check the key in DEEPTHINK_API_KEY"),
+        (Reply(status=404), "answered 404 for model 'm'"),
+        (Reply(status=400, error_message="context too long"), "answered 400: context too long"),
+        (Reply(raw_body="{not json"), "malformed response"),
+    ],
+    ids=["401", "404", "400", "garbage"],
+)
+def test_final_faults_are_reported_readably(
+    fault: Reply, message: str, llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, fault)
+    with pytest.raises(LLMError) as error:
+        complete(client)
+    assert message in str(error.value)
+    assert len(llm_server.requests) == 1
+
+
+def test_a_stream_that_never_finishes_is_an_error(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, Reply(content="half an answer", truncate_after=2))
+    with pytest.raises(LLMError, match="broke off during the response"):
+        complete(client)
+    assert len(llm_server.requests) == 3, "two retries, then reported"
+
+
+def test_keys_never_appear_in_errors(llm_server: ScriptedLLMServer, client: LLMClient) -> None:
+    llm_server.add(None, Reply(status=400, error_message="bad key sk-test-secret for you"))
+    with pytest.raises(LLMError) as error:
+        complete(client)
+    assert "sk-test-secret" not in str(error.value)
+    assert "***" in str(error.value)
+
+
+def test_retry_after_longer_than_the_deadline_is_not_waited_for(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, Reply(status=429, headers={"Retry-After": "30"}))
+    with pytest.raises(LLMError, match="rate-limiting"):
+        complete(client, CancelToken().child(timeout=5))
+    assert len(llm_server.requests) == 1
+
+
+def test_cancel_aborts_the_request_in_flight(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, Reply(content="slow", delay=30))
+    token = CancelToken()
+    threading.Timer(0.2, token.cancel).start()
+    with pytest.raises(Cancelled):
+        complete(client, token)
+    (request,) = llm_server.wait_settled()
+    assert request.aborted
+
+
+def test_deadline_aborts_mid_stream(llm_server: ScriptedLLMServer, client: LLMClient) -> None:
+    llm_server.add(None, Reply(content="word " * 40, chunk_delay=0.5))
+    with pytest.raises(DeadlineExceeded):
+        complete(client, CancelToken().child(timeout=0.3))
+    (request,) = llm_server.wait_settled()
+    assert request.aborted
+
+
+def test_cancel_interrupts_the_wait_before_a_retry(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, Reply(status=429, headers={"Retry-After": "20"}))
+    token = CancelToken()
+    threading.Timer(0.2, token.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        complete(client, token)
+    assert time.monotonic() - started < 10, "did not sit out the Retry-After"
+    assert len(llm_server.requests) == 1

@@ -1,0 +1,81 @@
+"""Pure parsing of the model's plan and of the review findings block."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestrator.decompose import PlanError, fallback_plan, parse_plan
+from orchestrator.request import Mode, Request
+from orchestrator.result import Severity
+from orchestrator.synthesis import split_findings
+
+PLAN = {"subtasks": [{"role": "security", "question": "Is input checked?"}] * 2}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps(PLAN),
+        "Here is the plan:\n```json\n" + json.dumps(PLAN) + "\n```\nGood luck!",
+        json.dumps(PLAN["subtasks"]),
+        "Plan: " + json.dumps(PLAN) + " trailing words {",
+    ],
+    ids=["bare", "fenced", "list", "surrounded"],
+)
+def test_plan_is_found_wherever_the_model_put_it(text: str) -> None:
+    subtasks = parse_plan(text, 2)
+    assert [(s.role, s.question) for s in subtasks] == [("security", "Is input checked?")] * 2
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("no json here", "no JSON found"),
+        ('{"subtasks": [', "invalid JSON"),
+        ('{"tasks": []}', '"subtasks" list'),
+        (json.dumps(PLAN), "expected exactly 3 subtasks, got 2"),
+        ('{"subtasks": [{"role": "", "question": "q"}] }', 'subtask 1 has no "role"'),
+        ('{"subtasks": [{"role": "r", "question": 5}] }', 'subtask 1 has no "question"'),
+    ],
+)
+def test_unusable_plans_say_why(text: str, problem: str) -> None:
+    count = 3 if "exactly 3" in problem else 1
+    with pytest.raises(PlanError, match=problem):
+        parse_plan(text, count)
+
+
+@pytest.mark.parametrize("count", [1, 2, 4, 5, 9, 64])
+def test_fallback_plan_has_distinct_roles_for_any_count(count: int) -> None:
+    request = Request(Mode.ASK, "a.py", "x", question="Why?")
+    subtasks = fallback_plan(request, count)
+    assert len(subtasks) == count
+    assert len({s.role for s in subtasks}) == count
+    assert all("Why?" in s.question for s in subtasks)
+
+
+def test_findings_block_is_split_from_the_markdown() -> None:
+    text = (
+        "## Review\nTwo problems.\n\n```findings\n"
+        '[{"path": "b.py", "start_line": "3", "end_line": 5, '
+        '"severity": "ERROR", "message": " x "},'
+        ' {"line": 9, "message": "y"}, {"start_line": 0, "message": "z"}, "junk"]\n```\n'
+    )
+    markdown, findings, note = split_findings(text, "a.py")
+    assert markdown == "## Review\nTwo problems."
+    assert [(f.path, f.start_line, f.end_line, f.severity, f.message) for f in findings] == [
+        ("b.py", 3, 5, Severity.ERROR, "x"),
+        ("a.py", 9, 9, Severity.WARNING, "y"),
+    ]
+    assert note == "2 malformed finding(s) skipped"
+
+
+def test_malformed_findings_block_keeps_the_markdown() -> None:
+    markdown, findings, note = split_findings("Text.\n```findings\n[{oops\n```", "a.py")
+    assert (markdown, findings) == ("Text.", [])
+    assert "not valid JSON" in note
+
+
+def test_markdown_without_findings_is_untouched() -> None:
+    assert split_findings("  Just prose.\n", "a.py") == ("Just prose.", [], "")
