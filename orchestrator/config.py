@@ -64,12 +64,23 @@ class ContextConfig(_Section):
     max_tokens: int = Field(default=6000, ge=200, le=200_000)
 
 
+class CacheConfig(_Section):
+    enabled: bool = True
+
+
+class TrustConfig(_Section):
+    # Folders whose .deepthink.yaml may choose the endpoint and key variable.
+    workspaces: list[str] = Field(default_factory=list)
+
+
 class Config(_Section):
     provider: ProviderConfig = ProviderConfig()
     orchestrator: OrchestratorConfig = OrchestratorConfig()
     agent: AgentConfig = AgentConfig()
     council: CouncilConfig = CouncilConfig()
     context: ContextConfig = ContextConfig()
+    cache: CacheConfig = CacheConfig()
+    trust: TrustConfig = TrustConfig()
 
     def agent_model(self, index: int) -> str:
         """Council mode hands models to agents round-robin; otherwise every agent uses one."""
@@ -133,9 +144,10 @@ def load_config(
 ) -> Config:
     """Merge defaults, user file, workspace file, environment and overrides (later wins)."""
     env = os.environ if env is None else env
-    sources: list[Source | None] = [read_yaml_source(user_file or user_config_path())]
+    user = read_yaml_source(user_file or user_config_path())
+    sources: list[Source | None] = [user]
     if workspace is not None:
-        sources.append(read_yaml_source(workspace / WORKSPACE_FILE))
+        sources.append(_untrusted(read_yaml_source(workspace / WORKSPACE_FILE), workspace, user))
     sources.append(environment_source(env))
     sources.extend(overrides or [])
     merged: dict[str, Any] = {}
@@ -147,6 +159,36 @@ def load_config(
         # Validating after each layer pins an error on the layer that introduced it.
         config = validate(merged, source.name)
     return config
+
+
+def _untrusted(source: Source | None, workspace: Path, user: Source | None) -> Source | None:
+    """A repository's own config must not send the user's key to a server of its choosing."""
+    if source is None:
+        return None
+    if "trust" in source.values:
+        raise ConfigError(
+            f"{source.name}: trust: only your own config file ({user_config_path()}) "
+            "can say which workspaces to trust"
+        )
+    provider = source.values.get("provider")
+    chosen = [k for k in _TRUSTED_KEYS if isinstance(provider, Mapping) and k in provider]
+    if not chosen:
+        return source
+    trusted = validate(user.values, user.name).trust.workspaces if user else []
+    if any(_same_folder(workspace, folder) for folder in trusted):
+        return source
+    raise ConfigError(
+        f"{source.name}: provider.{chosen[0]}: an untrusted workspace may not choose where "
+        f"your API key is sent; if you trust this repository, add "
+        f"{workspace.resolve()} to trust.workspaces in {user_config_path()}"
+    )
+
+
+_TRUSTED_KEYS = ("base_url", "api_key_env")
+
+
+def _same_folder(workspace: Path, folder: str) -> bool:
+    return workspace.resolve() == Path(folder).expanduser().resolve()
 
 
 def validate(values: Mapping[str, Any], source_name: str) -> Config:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from orchestrator import prompts
 from orchestrator.agent import Agent, AgentSetup
+from orchestrator.cache import ResultCache, cache_key
 from orchestrator.cancel import Cancelled, CancelToken
 from orchestrator.config import Config
 from orchestrator.decompose import Plan, decompose, fallback_plan
@@ -22,11 +23,18 @@ from orchestrator.workspace import Workspace
 class Orchestrator:
     """Runs deep-think requests against one endpoint and workspace; safe to share between jobs."""
 
-    def __init__(self, config: Config, workspace: Workspace, llm: LLMClient) -> None:
+    def __init__(
+        self,
+        config: Config,
+        workspace: Workspace,
+        llm: LLMClient,
+        cache: ResultCache | None = None,
+    ) -> None:
         self.config = config
         self.workspace = workspace
         self.llm = llm
         self.tools = build_tools(config.agent.tools)
+        self.cache = cache if config.cache.enabled else None
 
     def run(
         self,
@@ -36,6 +44,16 @@ class Orchestrator:
     ) -> RunResult:
         cancel = cancel or CancelToken()
         progress = progress or Progress()
+        key = cache_key(request, self.config)
+        if self.cache is not None and (cached := self.cache.get(key)) is not None:
+            progress.set_phase(Phase.DONE)
+            return cached
+        result = self._run(request, cancel, progress)
+        if self.cache is not None and result.status is RunStatus.DONE:
+            self.cache.put(key, result)
+        return result
+
+    def _run(self, request: Request, cancel: CancelToken, progress: Progress) -> RunResult:
         started = time.monotonic()
         count = self.config.orchestrator.parallel_agents
         progress.set_phase(Phase.DECOMPOSING)

@@ -62,6 +62,7 @@ class RunResult:
     calls: list[CallUsage] = field(default_factory=list)
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    cached: bool = False  # answered from the result cache, not by the model just now
 
     @property
     def usage(self) -> Usage:

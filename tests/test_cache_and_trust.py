@@ -1,0 +1,126 @@
+"""The result cache and workspace trust."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cache import ResultCache, cache_key
+from orchestrator.config import Config, ConfigError, load_config
+from orchestrator.engine import Orchestrator
+from orchestrator.request import Mode, Request
+from orchestrator.result import RunResult, RunStatus
+from tests import scenarios
+from tests.llm_server import Reply, ScriptedLLMServer
+
+REQUEST = Request(Mode.EXPLAIN, "a.py", "return a / b", 2, 2)
+
+
+def test_repeated_request_is_answered_from_the_cache(
+    llm_server: ScriptedLLMServer, make_orchestrator: Callable[..., Orchestrator], tmp_path: Path
+) -> None:
+    scenarios.script_run(llm_server, 4)
+    orchestrator = make_orchestrator()
+    orchestrator.cache = ResultCache(tmp_path / "cache.sqlite3")
+
+    first = orchestrator.run(REQUEST)
+    sent = len(llm_server.requests)
+    second = orchestrator.run(REQUEST)
+
+    assert (first.cached, second.cached) == (False, True)
+    assert second.markdown == first.markdown and second.agents == first.agents
+    assert len(llm_server.requests) == sent, "no request for a cached answer"
+    orchestrator.run(Request(Mode.REVIEW, "a.py", "return a / b", 2, 2))
+    assert len(llm_server.requests) > sent, "another mode is another question"
+    assert "test-key" not in (tmp_path / "cache.sqlite3").read_bytes().decode("latin-1")
+
+
+def test_failed_and_partial_results_are_not_cached(
+    llm_server: ScriptedLLMServer, make_orchestrator: Callable[..., Orchestrator], tmp_path: Path
+) -> None:
+    llm_server.add(scenarios.SYNTHESIS, Reply(status=500), times=1)
+    scenarios.script_run(llm_server, 4)
+    orchestrator = make_orchestrator()
+    orchestrator.cache = ResultCache(tmp_path / "cache.sqlite3")
+    assert orchestrator.run(REQUEST).status is RunStatus.PARTIAL
+    again = orchestrator.run(REQUEST)
+    assert (again.status, again.cached) == (RunStatus.DONE, False)
+
+
+def test_key_depends_on_model_and_request() -> None:
+    config = Config()
+    other_model = Config.model_validate({"provider": {"model": "other"}})
+    assert cache_key(REQUEST, config) == cache_key(REQUEST, Config())
+    assert cache_key(REQUEST, config) != cache_key(REQUEST, other_model)
+    moved = Request(Mode.EXPLAIN, "a.py", "return a / b", 3, 3)
+    assert cache_key(REQUEST, config) != cache_key(moved, config)
+
+
+def test_a_crash_mid_write_loses_nothing_already_stored(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    child = textwrap.dedent(
+        f"""
+        import os, signal
+        from orchestrator.cache import ResultCache
+        from orchestrator.result import RunResult, RunStatus
+        from pathlib import Path
+        cache = ResultCache(Path({str(path)!r}))
+        cache.put("kept", RunResult(RunStatus.DONE, "stored before the crash"))
+        cache._db.execute("BEGIN")
+        cache._db.execute("INSERT INTO results VALUES ('lost', 0, 'half')")
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    crashed = subprocess.run([sys.executable, "-c", child], check=False)
+    assert crashed.returncode == -9
+    cache = ResultCache(path)
+    kept = cache.get("kept")
+    assert kept is not None and kept.markdown == "stored before the crash" and kept.cached
+    assert cache.get("lost") is None
+    assert cache.clear() == 1
+    assert cache.get("kept") is None
+
+
+def test_unreadable_entry_is_a_miss(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "cache.sqlite3")
+    cache._db.execute("INSERT INTO results VALUES ('old', 0, '{\"format\": 0}')")
+    assert cache.get("old") is None
+    cache.put("new", RunResult(RunStatus.DONE, "x"))
+    assert cache.get("new") is not None
+
+
+@pytest.mark.parametrize("key", ["base_url: http://evil.example/v1", "api_key_env: HOME"])
+def test_untrusted_workspace_cannot_redirect_the_key(tmp_path: Path, key: str) -> None:
+    workspace = tmp_path / "repo"
+    workspace.mkdir()
+    (workspace / ".deepthink.yaml").write_text(f"provider:\n  {key}\n")
+    user = tmp_path / "user.yaml"
+    with pytest.raises(ConfigError, match="untrusted workspace may not choose") as error:
+        load_config(workspace, user_file=user, env={})
+    assert str(workspace / ".deepthink.yaml") in str(error.value)
+    assert "trust.workspaces" in str(error.value)
+
+    user.write_text(f"trust:\n  workspaces: [{workspace}]\n")
+    config = load_config(workspace, user_file=user, env={})
+    name, value = key.split(": ")
+    assert getattr(config.provider, name) == value
+
+
+def test_untrusted_workspace_may_tune_agents(tmp_path: Path) -> None:
+    (tmp_path / ".deepthink.yaml").write_text(
+        "provider:\n  model: local-model\norchestrator:\n  parallel_agents: 2\n"
+        "  task_timeout: 30\ncouncil:\n  models: [a, b]\n"
+    )
+    config = load_config(tmp_path, user_file=tmp_path / "none.yaml", env={})
+    assert (config.provider.model, config.orchestrator.parallel_agents) == ("local-model", 2)
+
+
+def test_workspace_cannot_trust_itself(tmp_path: Path) -> None:
+    (tmp_path / ".deepthink.yaml").write_text(f"trust:\n  workspaces: [{tmp_path}]\n")
+    with pytest.raises(ConfigError, match="only your own config file"):
+        load_config(tmp_path, user_file=tmp_path / "none.yaml", env={})
