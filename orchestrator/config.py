@@ -48,6 +48,8 @@ class OrchestratorConfig(_Section):
     parallel_agents: int = Field(default=4, ge=1, le=64)
     task_timeout: float = Field(default=300.0, gt=0, le=86400)
     synthesis_model: str | None = None
+    # Local servers (Ollama, llama.cpp) often serve one request at a time; null = all at once.
+    max_concurrent_agents: int | None = Field(default=None, ge=1, le=64)
 
 
 class AgentConfig(_Section):

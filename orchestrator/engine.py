@@ -44,12 +44,14 @@ class Orchestrator:
     ) -> RunResult:
         cancel = cancel or CancelToken()
         progress = progress or Progress()
+        if self.cache is None:
+            return self._run(request, cancel, progress)
         key = cache_key(request, self.config)
-        if self.cache is not None and (cached := self.cache.get(key)) is not None:
+        if (cached := self.cache.get(key)) is not None:
             progress.set_phase(Phase.DONE)
             return cached
         result = self._run(request, cancel, progress)
-        if self.cache is not None and result.status is RunStatus.DONE:
+        if result.status is RunStatus.DONE:
             self.cache.put(key, result)
         return result
 
@@ -128,7 +130,8 @@ class Orchestrator:
         progress.set_agents([AgentStatus(a.index, a.subtask.role, a.model) for a in agents])
         progress.set_phase(Phase.RUNNING)
         timeout = self.config.orchestrator.task_timeout
-        with ThreadPoolExecutor(len(agents), thread_name_prefix="deepthink-agent") as pool:
+        workers = self.config.orchestrator.max_concurrent_agents or len(agents)
+        with ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent") as pool:
             # Each agent's deadline starts when it does: its timeout is its own, not global.
             futures = [pool.submit(lambda a: a.run(cancel.child(timeout)), a) for a in agents]
             outcomes = [future.result() for future in futures]
