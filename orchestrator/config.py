@@ -57,6 +57,18 @@ class AgentConfig(_Section):
     # None enables every discovered tool; a list restricts agents to those names.
     tools: list[str] | None = None
 
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, names: list[str] | None) -> list[str] | None:
+        from orchestrator.tools import discover_tools  # plugins load only when tools are named
+
+        known = discover_tools()
+        if names is not None and (unknown := [n for n in names if n not in known]):
+            raise ValueError(
+                f"tool names among {', '.join(sorted(known))} (unknown: {', '.join(unknown)})"
+            )
+        return names
+
 
 class CouncilConfig(_Section):
     models: list[str] = Field(default_factory=list)

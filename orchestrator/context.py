@@ -76,7 +76,14 @@ def pack_context(text: str, start_line: int, end_line: int, max_tokens: int) -> 
             break
         chosen.add(number)
         used += cost
-    return _layout(lines, sorted(chosen), start, end)
+    packed = _layout(lines, sorted(chosen), start, end)
+    hidden = sum(1 for n in range(start, end + 1) if n not in chosen)
+    if hidden:
+        packed += (
+            f"\n({hidden} selected lines not shown: over the context budget of "
+            f"{max_tokens} tokens; read them with read_file)"
+        )
+    return packed
 
 
 def _enclosing(lines: list[str], start: int, end: int) -> tuple[list[int], int]:

@@ -77,7 +77,11 @@ class Orchestrator:
             failures.append(plan.note)
         answers, agent_calls = self._run_agents(request, plan, cancel, progress)
         calls = plan.calls + agent_calls
-        failures += [f"agent {a.index + 1} ({a.role}): {a.error}" for a in answers if a.error]
+        failures += [
+            f"agent {a.index + 1} ({a.role}): {a.error}"
+            for a in answers
+            if a.error and a.state is not AgentState.CANCELLED  # the user's own doing
+        ]
         succeeded = [answer for answer in answers if answer.state is AgentState.DONE]
 
         def finish(status: RunStatus, markdown: str, **extra: object) -> RunResult:

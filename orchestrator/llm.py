@@ -165,8 +165,8 @@ class LLMClient:
             if error.status_code not in _RETRYABLE_STATUS:
                 return None
             retry_after = _retry_after(error.response.headers)
-        elif isinstance(error, openai.APIConnectionError | _StreamBroken):
-            retry_after = None
+        elif isinstance(error, openai.APIConnectionError | _StreamBroken) and not _unusable(error):
+            retry_after = None  # a refused connection is not retried: say so at once
         else:
             return None
         delay = retry_after if retry_after is not None else 0.5 * 2**attempt
@@ -249,7 +249,10 @@ class LLMClient:
             timeout = self.provider.request_timeout
             text = f"{where} did not answer within {timeout:g} s (provider.request_timeout)"
         elif isinstance(error, openai.APIConnectionError) and _unusable(error):
-            text = f"cannot reach {where}: check provider.base_url and that the server is running"
+            text = (
+                f"cannot reach {where}: check that the server is running, "
+                "or set provider.base_url (or DEEPTHINK_BASE_URL)"
+            )
         elif isinstance(error, openai.APIConnectionError):
             text = f"the connection to {where} broke off during the response"
         elif isinstance(error, _StreamBroken):

@@ -81,13 +81,18 @@ def shared_context(request: Request) -> str:
     """The part of every agent's prompt that is the same for all of them."""
     parts = [f"# Request\n{request.task()}"]
     language = request.language or ""
-    if request.context:
+    where = f"lines {request.start_line}-{request.end_line}"
+    if request.mode.value == "review-diff":
+        parts.append(f"# Diff\n```diff\n{request.selection}\n```")
+    elif request.context:
+        # The packed context already holds the selection, marked: sending it twice
+        # would only spend the budget.
         parts.append(
-            f"# Context from {request.path} (line numbers on the left)\n"
-            f"```{language}\n{request.context}\n```"
+            f"# Code from {request.path} (line numbers on the left; the selected {where} "
+            f"are marked with >)\n```{language}\n{request.context}\n```"
         )
-    label = "Diff" if request.mode.value == "review-diff" else "Selected code"
-    fence = "diff" if label == "Diff" else language
-    lines = f" (lines {request.start_line}-{request.end_line})" if label != "Diff" else ""
-    parts.append(f"# {label}{lines}\n```{fence}\n{request.selection}\n```")
+    else:
+        parts.append(
+            f"# Selected code ({request.path}, {where})\n```{language}\n{request.selection}\n```"
+        )
     return "\n\n".join(parts)

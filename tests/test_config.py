@@ -72,7 +72,10 @@ def test_base_url_falls_back_to_openai_variable(tmp_path: Path) -> None:
             "orchestrator.parallel_agents: expected greater than or equal to 1, got 0",
         ),
         ("orchestrator:\n  paralel_agents: 3\n", "did you mean 'parallel_agents'?"),
-        ("provider:\n  base_url: localhost:11434\n", "provider.base_url: expected an http(s) URL"),
+        (
+            "provider:\n  request_timeout: soon\n",
+            "provider.request_timeout: expected a valid number",
+        ),
         ("provider: [1, 2]\n", "provider: expected a mapping of keys"),
         ("council:\n  models: gpt-4o\n", "council.models: expected a valid list"),
         ("provider:\n  api_key: sk-secret\n", "API keys do not belong in config files"),
@@ -90,6 +93,23 @@ def test_errors_name_file_key_and_expectation(tmp_path: Path, text: str, expecte
     assert "sk-secret" not in message
 
 
+def test_bad_base_url_in_the_user_file(tmp_path: Path) -> None:
+    user = write(tmp_path / "user.yaml", "provider:\n  base_url: localhost:11434\n")
+    with pytest.raises(
+        ConfigError, match=r"user.yaml: provider.base_url: expected an http\(s\) URL"
+    ):
+        load_config(tmp_path, user_file=user, env={})
+
+
+def test_unknown_tool_names_the_file_and_the_known_tools(tmp_path: Path) -> None:
+    write(tmp_path / ".deepthink.yaml", "agent:\n  tools: [read_file, rm_rf]\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path, user_file=tmp_path / "none.yaml", env={})
+    message = str(error.value)
+    assert ".deepthink.yaml: agent.tools: expected" in message
+    assert "rm_rf" in message and "read_file" in message
+
+
 def test_error_in_the_environment_is_attributed_to_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^environment: provider.base_url"):
         load_config(None, user_file=tmp_path / "none", env={"DEEPTHINK_BASE_URL": "nonsense"})
@@ -100,8 +120,8 @@ def test_api_key_lookup_order(tmp_path: Path) -> None:
     assert resolve_api_key(config, {}) is None
     assert resolve_api_key(config, {"OPENAI_API_KEY": "o"}) == "o"
     assert resolve_api_key(config, {"OPENAI_API_KEY": "o", "DEEPTHINK_API_KEY": "d"}) == "d"
-    write(tmp_path / ".deepthink.yaml", "provider:\n  api_key_env: OPENROUTER_API_KEY\n")
-    custom = load_config(tmp_path, user_file=tmp_path / "none", env={})
+    user = write(tmp_path / "user.yaml", "provider:\n  api_key_env: OPENROUTER_API_KEY\n")
+    custom = load_config(tmp_path, user_file=user, env={})
     assert resolve_api_key(custom, {"DEEPTHINK_API_KEY": "d"}) is None
     assert resolve_api_key(custom, {"OPENROUTER_API_KEY": "r"}) == "r"
 

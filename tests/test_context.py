@@ -66,6 +66,18 @@ def test_huge_file_is_cut_to_the_budget_around_the_selection() -> None:
     shown = numbers(packed)
     assert {25_000, 25_001, 25_002} <= set(shown)
     assert min(shown) > 24_900 and max(shown) < 25_100
+    assert "selected lines not shown" not in packed
+
+
+def test_a_selection_over_the_budget_says_what_is_missing() -> None:
+    text = "\n".join(f"x{i} = {i}  # padding padding padding" for i in range(1, 2001))
+    packed = pack_context(text, 1, 2000, max_tokens=300)
+    shown = numbers(packed)
+    assert shown[0] == 1 and len(shown) < 100
+    assert packed.endswith(
+        f"({2000 - len(shown)} selected lines not shown: over the context budget of 300 tokens; "
+        "read them with read_file)"
+    )
 
 
 def test_empty_text_and_out_of_range_selection() -> None:
@@ -96,7 +108,7 @@ def test_packing_is_faithful_and_bounded(
         match = re.match(r"^\s*(\d+)[> ]\| (.*)$", line)
         if match:
             assert real[int(match.group(1)) - 1] == match.group(2), "every line is the file's own"
-    assert len(packed) <= max_tokens * CHARS_PER_TOKEN + 2 * len(shown) + 20
+    assert len(packed) <= max_tokens * CHARS_PER_TOKEN + 2 * len(shown) + 120
     first = min(max(start, 1), len(real))
     if real and len(real[first - 1]) < 100:
         assert first in shown, "the selection's first line always fits"
