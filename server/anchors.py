@@ -1,0 +1,122 @@
+"""Where a block of lines is now: follow it through edits, or find it again by its text.
+
+Results (hovers, diagnostics, the inserted comment) belong to the code they were computed
+for, not to line numbers: while a job runs or after it finished, the user keeps editing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from lsprotocol import types
+
+# LSP knows exactly three line breaks; str.splitlines also splits on form feeds and
+# Unicode separators, which would disagree with the client's line numbers.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """The document's lines as the client numbers them, without their line breaks."""
+    return _LINE_BREAK.split(text)
+
+
+def line_break_of(text: str) -> str:
+    """The document's line break, so that inserted text matches it."""
+    match = _LINE_BREAK.search(text)
+    return match.group() if match else "\n"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Whole lines of a document: the first one (0-based) and their text when anchored."""
+
+    start: int
+    lines: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.lines:
+            raise ValueError("an anchor holds at least one line")
+
+    @property
+    def end(self) -> int:
+        """The last line, inclusive."""
+        return self.start + len(self.lines) - 1
+
+    def moved(self, delta: int) -> Anchor:
+        return Anchor(self.start + delta, self.lines)
+
+
+def anchor_lines(text: str, start: int, end: int) -> Anchor:
+    """The anchor for lines `start`..`end` (0-based, inclusive, clamped to the document)."""
+    lines = split_lines(text)
+    start = min(max(start, 0), len(lines) - 1)
+    end = min(max(end, start), len(lines) - 1)
+    return Anchor(start, tuple(lines[start : end + 1]))
+
+
+def relocate(anchor: Anchor, text: str) -> Anchor | None:
+    """Find the anchored lines in `text`, nearest to where they were; None if they are gone.
+
+    An exact match wins; otherwise lines that differ only in surrounding whitespace
+    (re-indented, trailing spaces trimmed on save) still count, and the anchor takes
+    their current text.
+    """
+    lines = split_lines(text)
+    for same in (_identical, _same_but_whitespace):
+        found = _nearest_match(anchor, lines, same)
+        if found is not None:
+            return Anchor(found, tuple(lines[found : found + len(anchor.lines)]))
+    return None
+
+
+def follow(anchor: Anchor, change: types.TextDocumentContentChangeEvent) -> Anchor | None:
+    """The anchor after one content change; None when the change touched its lines."""
+    if isinstance(change, types.TextDocumentContentChangeWholeDocument):
+        return relocate(anchor, change.text)
+    start, end = change.range.start, change.range.end
+    if start.line > anchor.end:
+        return anchor
+    if end.line < anchor.start or (
+        end.line == anchor.start and end.character == 0 and _keeps_line_start(start, change.text)
+    ):
+        added = len(split_lines(change.text)) - 1
+        removed = end.line - start.line
+        return anchor.moved(added - removed)
+    return None
+
+
+def _keeps_line_start(start: types.Position, text: str) -> bool:
+    """After a change ending at column 0 of a line, does that line still start a line?"""
+    if text:
+        return text.endswith(("\n", "\r"))
+    return start.character == 0
+
+
+def _nearest_match(
+    anchor: Anchor, lines: list[str], same: Callable[[str, str], bool]
+) -> int | None:
+    last = len(lines) - len(anchor.lines)
+    for index in _outwards(anchor.start, last):
+        if all(same(lines[index + offset], line) for offset, line in enumerate(anchor.lines)):
+            return index
+    return None
+
+
+def _outwards(origin: int, last: int) -> Iterator[int]:
+    """0..last ordered by distance from origin; on a tie the later line first, since
+    text inserted above is the commonest reason for code to move."""
+    origin = min(max(origin, 0), max(last, 0))
+    for distance in range(max(origin, last - origin) + 1):
+        for index in (origin + distance, origin - distance) if distance else (origin,):
+            if 0 <= index <= last:
+                yield index
+
+
+def _identical(current: str, original: str) -> bool:
+    return current == original
+
+
+def _same_but_whitespace(current: str, original: str) -> bool:
+    return current.strip() == original.strip()

@@ -1,0 +1,146 @@
+"""What the user reads about a job: progress texts, summaries and failure messages, and the
+reporter that carries progress snapshots from worker threads to the client without flooding it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+
+from orchestrator.progress import AgentState, Snapshot
+from orchestrator.request import Mode
+from orchestrator.result import RunResult, RunStatus
+
+REPORT_INTERVAL = 0.1  # seconds between reports that only update token counts
+_MAX_REASON_CHARS = 300
+
+
+def begin_title(agents: int) -> str:
+    return f"Deep think: {agents} agent{'s' if agents != 1 else ''}"
+
+
+def begin_message(mode: Mode, path: str, start_line: int, end_line: int) -> str:
+    lines = f"{start_line}" if start_line == end_line else f"{start_line}-{end_line}"
+    return f"{mode.value} {path}:{lines}"
+
+
+def report_message(snapshot: Snapshot) -> str:
+    """e.g. 'running: 1 done, 1 running — security: done, tests: running (120 tokens)'."""
+    agents = ", ".join(
+        f"{agent.role}: {agent.state.value}"
+        + (f" ({agent.tokens} tokens)" if agent.tokens and not agent.state.finished else "")
+        for agent in snapshot.agents
+    )
+    return f"{snapshot.summary()} — {agents}" if agents else snapshot.summary()
+
+
+def end_message(result: RunResult) -> str:
+    """The one line the progress ends with."""
+    if result.status is RunStatus.CANCELLED:
+        return "cancelled"
+    if result.status is RunStatus.FAILED:
+        return f"failed: {_reasons(result)}"
+    if result.cached:
+        return "done: the same request was answered before (cached result)"
+    answered = sum(agent.state is AgentState.DONE for agent in result.agents)
+    tokens = result.usage.total_tokens
+    outcome = "done" if result.status is RunStatus.DONE else "partly done"
+    return (
+        f"{outcome} in {result.seconds:.0f} s: {answered} of {len(result.agents)} agents "
+        f"answered, {tokens} tokens"
+    )
+
+
+def failure_message(result: RunResult) -> str:
+    return f"Deep think failed: {_reasons(result)}"
+
+
+def partial_message(result: RunResult) -> str:
+    return f"Deep think finished with problems ({_reasons(result)}); showing what succeeded."
+
+
+def hover_heading(mode: Mode, question: str | None, result: RunResult) -> str:
+    notes = [note for note, applies in _NOTES if applies(result)]
+    heading = f"**Deep think: {mode.value}**" + "".join(f" — {note}" for note in notes)
+    return heading + (f"\n\n*{question}*" if question else "") + "\n\n"
+
+
+def comment_heading(mode: Mode, question: str | None) -> str:
+    return f"Deep think ({mode.value}): {question}" if question else f"Deep think ({mode.value}):"
+
+
+_NOTES: tuple[tuple[str, Callable[[RunResult], bool]], ...] = (
+    ("partial result", lambda result: result.status is RunStatus.PARTIAL),
+    ("cached result", lambda result: result.cached),
+)
+
+
+def _reasons(result: RunResult) -> str:
+    text = "; ".join(result.failures) or "no agent produced an answer"
+    return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 1] + "…"
+
+
+def _states(snapshot: Snapshot) -> tuple[object, ...]:
+    return (snapshot.phase, *(agent.state for agent in snapshot.agents))
+
+
+class ProgressReporter:
+    """Coalesces snapshots from worker threads into reports sent on the event loop.
+
+    Only the latest snapshot matters: a change of phase or agent state is reported at
+    once, token counts at most every `interval` seconds. Nothing is sent after `close`.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        send: Callable[[Snapshot], None],
+        interval: float = REPORT_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._loop = loop
+        self._send = send
+        self._interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._latest: Snapshot | None = None
+        self._scheduled = False
+        self._closed = False
+        self._sent_states: tuple[object, ...] = ()
+        self._sent_at = float("-inf")
+
+    def on_snapshot(self, snapshot: Snapshot) -> None:
+        """Progress subscriber: runs on a worker thread with the progress lock held."""
+        with self._lock:
+            self._latest = snapshot
+            if self._scheduled or self._closed:
+                return
+            self._scheduled = True
+            urgent = _states(snapshot) != self._sent_states
+            wait = 0.0 if urgent else max(0.0, self._sent_at + self._interval - self._clock())
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the server is exiting
+            self._loop.call_soon_threadsafe(self._schedule, wait)
+
+    def close(self) -> None:
+        """Call on the loop before ending the progress."""
+        with self._lock:
+            self._closed = True
+
+    def _schedule(self, wait: float) -> None:
+        if wait > 0:
+            self._loop.call_later(wait, self._flush)
+        else:
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._scheduled = False
+            snapshot = self._latest
+            if self._closed or snapshot is None:
+                return
+            self._sent_states = _states(snapshot)
+            self._sent_at = self._clock()
+        self._send(snapshot)

@@ -1,0 +1,161 @@
+"""Finished results kept for the editor: hovers and review diagnostics, anchored to their code.
+
+Both follow the document through edits (server.anchors): a hover disappears when its
+lines are edited, a diagnostic when the lines it flags are, and both move with the
+code when lines are added or removed above them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol, Self, TypeVar
+
+import attrs
+from lsprotocol import types
+
+from orchestrator.result import Finding, Severity
+from server.anchors import Anchor, follow
+
+SOURCE = "deepthink"
+MAX_HOVERS_PER_DOCUMENT = 20
+
+Columns = Callable[[str], int]
+"""How many columns a line has in the client's position encoding (UTF-16 by default)."""
+
+_SEVERITIES = {
+    Severity.ERROR: types.DiagnosticSeverity.Error,
+    Severity.WARNING: types.DiagnosticSeverity.Warning,
+    Severity.INFO: types.DiagnosticSeverity.Information,
+    Severity.HINT: types.DiagnosticSeverity.Hint,
+}
+
+
+@dataclass(frozen=True)
+class HoverResult:
+    anchor: Anchor
+    markdown: str
+
+    def hover(self, columns: Columns = len) -> types.Hover:
+        end = types.Position(self.anchor.end, columns(self.anchor.lines[-1]))
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=self.markdown),
+            range=types.Range(types.Position(self.anchor.start, 0), end),
+        )
+
+    def moved(self, anchor: Anchor) -> HoverResult:
+        return replace(self, anchor=anchor)
+
+
+class HoverStore:
+    def __init__(self) -> None:
+        self._results: dict[str, list[HoverResult]] = {}
+
+    def put(self, uri: str, anchor: Anchor, markdown: str) -> None:
+        results = self._results.setdefault(uri, [])
+        results.append(HoverResult(anchor, markdown))
+        del results[:-MAX_HOVERS_PER_DOCUMENT]
+
+    def find(self, uri: str, line: int) -> HoverResult | None:
+        """The newest result whose lines include `line`."""
+        for result in reversed(self._results.get(uri, [])):
+            if result.anchor.start <= line <= result.anchor.end:
+                return result
+        return None
+
+    def follow(self, uri: str, change: types.TextDocumentContentChangeEvent) -> None:
+        if uri in self._results:
+            self._results[uri] = _follow_all(self._results[uri], change)
+
+
+@dataclass(frozen=True)
+class AnchoredDiagnostic:
+    anchor: Anchor
+    diagnostic: types.Diagnostic
+
+    def moved(self, anchor: Anchor) -> AnchoredDiagnostic:
+        delta = anchor.start - self.anchor.start
+        old = self.diagnostic.range
+        shifted = types.Range(
+            types.Position(old.start.line + delta, old.start.character),
+            types.Position(old.end.line + delta, old.end.character),
+        )
+        return AnchoredDiagnostic(anchor, attrs.evolve(self.diagnostic, range=shifted))
+
+
+class _Anchored(Protocol):
+    @property
+    def anchor(self) -> Anchor: ...
+
+    def moved(self, anchor: Anchor) -> Self: ...
+
+
+_Item = TypeVar("_Item", bound=_Anchored)
+
+
+def finding_diagnostic(
+    finding: Finding, lines: list[str], columns: Columns = len
+) -> AnchoredDiagnostic | None:
+    """The diagnostic for a finding in a document with these lines; None if it lies outside."""
+    start, end = finding.start_line - 1, finding.end_line - 1
+    if start >= len(lines):
+        return None
+    end = min(max(end, start), len(lines) - 1)
+    anchor = Anchor(start, tuple(lines[start : end + 1]))
+    first = anchor.lines[0]
+    diagnostic = types.Diagnostic(
+        range=types.Range(
+            types.Position(start, len(first) - len(first.lstrip())),  # whitespace: 1 column each
+            types.Position(anchor.end, columns(anchor.lines[-1])),
+        ),
+        message=finding.message,
+        severity=_SEVERITIES[finding.severity],
+        source=SOURCE,
+    )
+    return AnchoredDiagnostic(anchor, diagnostic)
+
+
+class DiagnosticStore:
+    """Diagnostics per document, grouped by the reviewed file that produced them, so that
+    reviewing a file again replaces its own findings and nobody else's."""
+
+    def __init__(self) -> None:
+        self._by_review: dict[str, dict[str, list[AnchoredDiagnostic]]] = {}
+
+    def replace(self, reviewed: str, found: dict[str, list[AnchoredDiagnostic]]) -> set[str]:
+        """Set the findings of a review; returns the documents whose diagnostics changed."""
+        changed = set(self._by_review.pop(reviewed, {})) | set(found)
+        self._by_review[reviewed] = {uri: items for uri, items in found.items() if items}
+        return changed
+
+    def clear(self, reviewed: str | None = None) -> set[str]:
+        """Forget one review's findings, or every review's; returns the documents affected."""
+        reviews = [reviewed] if reviewed is not None else list(self._by_review)
+        changed: set[str] = set()
+        for review in reviews:
+            changed |= set(self._by_review.pop(review, {}))
+        return changed
+
+    def diagnostics(self, uri: str) -> list[types.Diagnostic]:
+        return [
+            item.diagnostic for found in self._by_review.values() for item in found.get(uri, [])
+        ]
+
+    def follow(self, uri: str, change: types.TextDocumentContentChangeEvent) -> bool:
+        """Move or drop the document's diagnostics for one change; True if any did."""
+        moved = False
+        for found in self._by_review.values():
+            if uri in found:
+                before = found[uri]
+                found[uri] = _follow_all(before, change)
+                moved |= found[uri] != before
+        return moved
+
+
+def _follow_all(items: list[_Item], change: types.TextDocumentContentChangeEvent) -> list[_Item]:
+    kept = []
+    for item in items:
+        anchor = follow(item.anchor, change)
+        if anchor is not None:
+            kept.append(item if anchor == item.anchor else item.moved(anchor))
+    return kept

@@ -1,0 +1,95 @@
+"""The code a job is about: the document as it was when the job started, and its Request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lsprotocol import types
+
+from orchestrator.context import pack_context
+from orchestrator.request import Mode, Request
+from server.anchors import Anchor, anchor_lines
+
+DEFAULT_QUESTION = (
+    "What does this code assume, what could go wrong with it, and what should a maintainer "
+    "know before changing it?"
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A snapshot taken when the job starts: later edits do not change what the agents see."""
+
+    uri: str
+    path: Path
+    root: Path
+    text: str
+    language_id: str
+    anchor: Anchor  # the selected lines, whole
+
+    @property
+    def relative_path(self) -> str:
+        """As agents cite it: relative to the workspace root when inside it."""
+        try:
+            return self.path.relative_to(self.root).as_posix()
+        except ValueError:
+            return self.path.as_posix()
+
+
+def selected_lines(selection: types.Range) -> tuple[int, int]:
+    """First and last selected line (0-based, inclusive).
+
+    A selection ending at column 0 does not include that line: selecting whole lines
+    in most editors ends at the start of the next one.
+    """
+    start, end = selection.start, selection.end
+    if (end.line, end.character) < (start.line, start.character):
+        start, end = end, start
+    last = end.line - 1 if end.character == 0 and end.line > start.line else end.line
+    return start.line, last
+
+
+def take_selection(
+    uri: str, path: Path, root: Path, text: str, language_id: str, selection: types.Range
+) -> Selection:
+    first, last = selected_lines(selection)
+    return Selection(uri, path, root, text, language_id, anchor_lines(text, first, last))
+
+
+def workspace_root(path: Path, folders: Iterable[Path]) -> Path:
+    """The innermost workspace folder holding the file; its directory when none does."""
+    holding = [folder for folder in folders if path.is_relative_to(folder)]
+    return max(holding, key=lambda folder: len(folder.parts)) if holding else path.parent
+
+
+def asked(mode: Mode, question: str | None) -> str | None:
+    """The question an `ask` puts to the agents: the user's, or a sensible default."""
+    return (question or DEFAULT_QUESTION) if mode is Mode.ASK else None
+
+
+def build_request(
+    selection: Selection,
+    mode: Mode,
+    question: str | None,
+    max_tokens: int,
+    diff: str | None = None,
+) -> Request:
+    anchor = selection.anchor
+    start, end = anchor.start + 1, anchor.end + 1
+    if mode is Mode.REVIEW_DIFF:
+        # The diff is the subject; the selection only says where the result goes.
+        return Request(
+            mode, selection.relative_path, diff or "", start, end, language=selection.language_id
+        )
+    return Request(
+        mode=mode,
+        path=selection.relative_path,
+        selection="\n".join(anchor.lines),
+        start_line=start,
+        end_line=end,
+        context=pack_context(selection.text, start, end, max_tokens),
+        question=asked(mode, question),
+        language=selection.language_id,
+    )

@@ -1,0 +1,290 @@
+"""The language server: LSP messages in, orchestrator jobs out, results back as LSP.
+
+Handlers here only translate; the work lives in the modules they call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Generator, Iterable
+from pathlib import Path
+from typing import Any, cast
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import MsgId
+from pygls.protocol.language_server import lsp_method
+from pygls.uris import to_fs_path
+
+from orchestrator.config import ConfigError
+from server import __version__
+from server.actions import (
+    ACTION_KIND,
+    CANCEL_COMMAND,
+    CLEAR_DIAGNOSTICS_COMMAND,
+    RUN_COMMAND,
+    code_actions,
+    resolve_code_action,
+)
+from server.backend import Backend
+from server.jobs import Jobs
+from server.results import DiagnosticStore, HoverStore
+from server.run import run_command
+from server.settings import SECTION, load_settings
+
+_log = logging.getLogger(__name__)
+
+SETTINGS_TIMEOUT = 10.0  # seconds a job waits for settings the client is still sending
+
+
+class DeepThinkProtocol(LanguageServerProtocol):
+    """pygls' protocol with two repairs for jobs that outlive their request."""
+
+    def _handle_cancel_notification(self, msg_id: MsgId) -> None:
+        # pygls only cancels its own future for the request; the job runs on without this.
+        super()._handle_cancel_notification(msg_id)
+        cast(DeepThinkServer, self._server).jobs.cancel_request(msg_id)
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        # As pygls 2.1.1's, but iterating over a copy: cancelling a request's future runs
+        # a callback that removes it from the dict (pygls issue 606).
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
+
+
+class DeepThinkServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("deepthink-lsp", __version__, protocol_cls=DeepThinkProtocol)
+        self.jobs = Jobs()
+        self.backend = Backend()
+        self.hovers = HoverStore()
+        self.diagnostics = DiagnosticStore()
+        self.init_options: object = None
+        self.workspace_settings: object = None
+        self.settings_update: asyncio.Task[None] | None = None
+
+    # --- what the client can do ----------------------------------------------------------
+
+    @property
+    def supports_progress(self) -> bool:
+        window = self.client_capabilities.window
+        return bool(window and window.work_done_progress)
+
+    @property
+    def supports_document_changes(self) -> bool:
+        workspace = self.client_capabilities.workspace
+        edit = workspace.workspace_edit if workspace else None
+        return bool(edit and edit.document_changes)
+
+    @property
+    def resolves_code_action_command(self) -> bool:
+        document = self.client_capabilities.text_document
+        action = document.code_action if document else None
+        if action is None or not action.data_support or action.resolve_support is None:
+            return False
+        return "command" in action.resolve_support.properties
+
+    def workspace_folders(self) -> list[Path]:
+        uris = [folder.uri for folder in self.workspace.folders.values()]
+        if self.workspace.root_uri:
+            uris.append(self.workspace.root_uri)
+        return [Path(path) for uri in uris if (path := to_fs_path(uri))]
+
+    # --- telling the user ----------------------------------------------------------------
+
+    def show(self, kind: types.MessageType, message: str) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def log(self, kind: types.MessageType, message: str) -> None:
+        self.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+    def publish_diagnostics(self, uris: Iterable[str]) -> None:
+        for uri in sorted(uris):
+            diagnostics = self.diagnostics.diagnostics(uri)
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
+            )
+
+    # --- settings ------------------------------------------------------------------------
+
+    def apply_settings(self) -> None:
+        root = self.workspace.root_path
+        try:
+            settings = load_settings(
+                Path(root) if root else None, self.init_options, self.workspace_settings
+            )
+        except ConfigError as error:
+            self.backend.fail(str(error))
+            self.show(types.MessageType.Error, f"deepthink settings: {error}")
+            return
+        self.backend.configure(settings)
+        _log.debug("settings applied: %s", settings)
+
+    def refresh_settings(self, pushed: object = None) -> None:
+        """Take new settings in order: pull them if the client can, else use what it pushed."""
+        previous = self.settings_update
+        self.settings_update = asyncio.ensure_future(self._refresh_settings(previous, pushed))
+
+    async def settings_ready(self) -> None:
+        if self.settings_update is not None and not self.settings_update.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self.settings_update), SETTINGS_TIMEOUT)
+            except TimeoutError:
+                _log.warning("the client did not send settings within %g s", SETTINGS_TIMEOUT)
+
+    async def _refresh_settings(self, previous: asyncio.Task[None] | None, pushed: object) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        workspace = self.client_capabilities.workspace
+        if workspace is not None and workspace.configuration:
+            item = types.ConfigurationItem(section=SECTION, scope_uri=self.workspace.root_uri)
+            try:
+                (values,) = await self.workspace_configuration_async(
+                    types.ConfigurationParams(items=[item])
+                )
+                self.workspace_settings = values
+            except Exception:
+                _log.exception("workspace/configuration failed; keeping the previous settings")
+        elif isinstance(pushed, dict):
+            self.workspace_settings = pushed.get(SECTION)
+        self.apply_settings()
+
+    # --- lifetime --------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        # Called once the connection ends, after a shutdown request or without one.
+        self.jobs.close()
+        self.backend.close()
+        super().shutdown()  # type: ignore[no-untyped-call]  # pygls leaves it unannotated
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+def initialize(ls: DeepThinkServer, params: types.InitializeParams) -> None:
+    ls.init_options = params.initialization_options
+    ls.apply_settings()
+
+
+async def initialized(ls: DeepThinkServer, params: types.InitializedParams) -> None:
+    workspace = ls.client_capabilities.workspace
+    change = workspace.did_change_configuration if workspace else None
+    if change is not None and change.dynamic_registration:
+        # Clients such as VS Code only send configuration changes to servers that ask.
+        registration = types.Registration(
+            id=str(uuid.uuid4()),
+            method=types.WORKSPACE_DID_CHANGE_CONFIGURATION,
+            register_options=types.DidChangeConfigurationRegistrationOptions(section=SECTION),
+        )
+        try:
+            await ls.client_register_capability_async(
+                types.RegistrationParams(registrations=[registration])
+            )
+        except Exception:
+            _log.exception("registering for configuration changes failed")
+    ls.refresh_settings()
+
+
+def did_change_configuration(
+    ls: DeepThinkServer, params: types.DidChangeConfigurationParams
+) -> None:
+    ls.refresh_settings(pushed=params.settings)
+
+
+def did_open(ls: DeepThinkServer, params: types.DidOpenTextDocumentParams) -> None:
+    # Results kept from before the document was closed find their code again.
+    document = params.text_document
+    follow_change(ls, document.uri, [types.TextDocumentContentChangeWholeDocument(document.text)])
+
+
+def did_change(ls: DeepThinkServer, params: types.DidChangeTextDocumentParams) -> None:
+    follow_change(ls, params.text_document.uri, params.content_changes)
+
+
+def follow_change(
+    ls: DeepThinkServer, uri: str, changes: Iterable[types.TextDocumentContentChangeEvent]
+) -> None:
+    moved = False
+    for change in changes:
+        ls.hovers.follow(uri, change)
+        moved |= ls.diagnostics.follow(uri, change)
+    if moved:
+        ls.publish_diagnostics([uri])
+
+
+def hover(ls: DeepThinkServer, params: types.HoverParams) -> types.Hover | None:
+    result = ls.hovers.find(params.text_document.uri, params.position.line)
+    if result is None:
+        return None
+    return result.hover(ls.workspace.position_codec.client_num_units)
+
+
+def code_action(ls: DeepThinkServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    return code_actions(
+        params.text_document.uri,
+        params.range,
+        params.context.only,
+        resolve_command=ls.resolves_code_action_command,
+    )
+
+
+def code_action_resolve(ls: DeepThinkServer, action: types.CodeAction) -> types.CodeAction:
+    return resolve_code_action(action)
+
+
+def work_done_progress_cancel(
+    ls: DeepThinkServer, params: types.WorkDoneProgressCancelParams
+) -> None:
+    ls.jobs.cancel(str(params.token), "cancelled by the user")
+
+
+async def shutdown(ls: DeepThinkServer, params: None) -> None:
+    await ls.jobs.shutdown()
+    ls.backend.close()
+
+
+async def run(ls: DeepThinkServer, argument: Any) -> dict[str, str]:
+    """`deepthink.run {uri, range, mode, question?, output?}`."""
+    return await run_command(ls, argument, ls.protocol.msg_id)
+
+
+def clear_diagnostics(ls: DeepThinkServer, *arguments: Any) -> None:
+    """`deepthink.clearDiagnostics [{uri}]`: one reviewed file's findings, or all."""
+    uri = arguments[0].get("uri") if arguments and isinstance(arguments[0], dict) else None
+    ls.publish_diagnostics(ls.diagnostics.clear(uri))
+
+
+def cancel(ls: DeepThinkServer, *arguments: Any) -> int:
+    """`deepthink.cancel`: for clients that cannot cancel a progress; returns how many stopped."""
+    return ls.jobs.cancel_all("cancelled by the user")
+
+
+def create_server() -> DeepThinkServer:
+    ls = DeepThinkServer()
+    ls.feature(types.INITIALIZE)(initialize)
+    ls.feature(types.INITIALIZED)(initialized)
+    ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(did_change_configuration)
+    ls.feature(types.TEXT_DOCUMENT_DID_OPEN)(did_open)
+    ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)(did_change)
+    ls.feature(types.TEXT_DOCUMENT_HOVER)(hover)
+    ls.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[ACTION_KIND], resolve_provider=True),
+    )(code_action)
+    ls.feature(types.CODE_ACTION_RESOLVE)(code_action_resolve)
+    ls.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)(work_done_progress_cancel)
+    ls.feature(types.SHUTDOWN)(shutdown)
+    ls.command(RUN_COMMAND)(run)
+    ls.command(CLEAR_DIAGNOSTICS_COMMAND)(clear_diagnostics)
+    ls.command(CANCEL_COMMAND)(cancel)
+    return ls

@@ -1,0 +1,87 @@
+"""Editor settings: `initializationOptions` and the `deepthink` section of workspace/configuration.
+
+Both hold the YAML config's keys (provider, orchestrator, agent, council, context) plus
+the server's own: `output`. They are layered over the user and workspace YAML files and
+the environment, later sources winning. An API key is refused here as in YAML: it would
+travel through the LSP trace; the server reads it from its environment only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from orchestrator.config import Config, ConfigError, Source, load_config
+
+SECTION = "deepthink"
+INIT_SOURCE = "initializationOptions"
+WORKSPACE_SOURCE = f"workspace/configuration ({SECTION})"
+
+
+class Output(StrEnum):
+    COMMENT = "comment"  # insert the synthesis as a comment above the selection (and hover)
+    HOVER = "hover"  # only show it in the hover
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: Config
+    output: Output = Output.COMMENT
+
+
+def load_settings(
+    workspace: Path | None,
+    init_options: object,
+    workspace_values: object,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Layer the editor's settings over the configuration; ConfigError says what is wrong."""
+    output = Output.COMMENT
+    overrides = []
+    for name, values in ((INIT_SOURCE, init_options), (WORKSPACE_SOURCE, workspace_values)):
+        config_values, server_values = _split(name, values)
+        if "output" in server_values:
+            output = _output(name, server_values["output"])
+        overrides.append(Source(name, config_values))
+    return Settings(load_config(workspace, overrides=overrides, env=env), output)
+
+
+def parse_output(value: object) -> Output:
+    """An `output` value as given in a command argument or setting; ValueError if unknown."""
+    if isinstance(value, str) and value in {output.value for output in Output}:
+        return Output(value)
+    choices = " or ".join(repr(o.value) for o in Output)
+    raise ValueError(f"output: expected {choices}, got {value!r}")
+
+
+_SERVER_KEYS = ("output",)
+
+
+def _split(name: str, values: object) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config keys, server keys) of one source; a client's null means 'not set'."""
+    if values is None:
+        return {}, {}
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{name}: expected an object of deepthink settings, got {values!r}")
+    cleaned = _without_nulls(values)
+    server = {key: cleaned.pop(key) for key in _SERVER_KEYS if key in cleaned}
+    return cleaned, server
+
+
+def _without_nulls(values: Mapping[str, Any]) -> dict[str, Any]:
+    # VS Code reports every contributed setting, unset ones as null.
+    return {
+        key: _without_nulls(value) if isinstance(value, Mapping) else value
+        for key, value in values.items()
+        if value is not None
+    }
+
+
+def _output(name: str, value: object) -> Output:
+    try:
+        return parse_output(value)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
