@@ -43,7 +43,7 @@ from orchestrator.config import (
     read_yaml_source,
     resolve_api_key,
 )
-from orchestrator.context import CHARS_PER_TOKEN, language_of, pack_context
+from orchestrator.context import CHARS_PER_TOKEN, language_of, pack_context, split_lines
 from orchestrator.engine import Orchestrator
 from orchestrator.llm import LLMClient
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress, Snapshot
@@ -279,7 +279,9 @@ def read_source(file: Path, shown_as: str) -> str:
 def file_request(
     mode: Mode, target: Target, text: str, path: str, question: str | None, config: Config
 ) -> Request:
-    lines = text.splitlines()
+    lines = split_lines(text)
+    if lines[-1] == "":
+        lines.pop()  # the final line break ends the last line; it does not start another
     if not lines:
         raise UsageError(f"{path}: the file is empty")
     start = target.start_line or 1

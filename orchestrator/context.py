@@ -10,6 +10,9 @@ import re
 from pathlib import PurePath
 
 CHARS_PER_TOKEN = 4
+# LSP knows exactly three line breaks; str.splitlines also splits on form feeds and
+# Unicode separators, which would disagree with the editor's line numbers.
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _WINDOW = 30  # lines either side of a selection that has no enclosing definition
 
 _IMPORT = re.compile(
@@ -36,6 +39,11 @@ LANGUAGES = {
 }  # fmt: skip
 
 
+def split_lines(text: str) -> list[str]:
+    """The text's lines as an editor numbers them, without their line breaks."""
+    return LINE_BREAK.split(text)
+
+
 def language_of(path: str) -> str:
     """The LSP language id for a file name, or '' when unknown."""
     return LANGUAGES.get(PurePath(path).suffix.lower(), "")
@@ -49,9 +57,9 @@ def pack_context(text: str, start_line: int, end_line: int, max_tokens: int) -> 
     selection first. The selection itself is cut only if it alone exceeds
     the budget.
     """
-    lines = text.splitlines()
-    if not lines:
+    if not text:
         return ""
+    lines = split_lines(text)
     start = min(max(start_line, 1), len(lines))
     end = min(max(end_line, start), len(lines))
     budget = max_tokens * CHARS_PER_TOKEN

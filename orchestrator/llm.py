@@ -133,6 +133,11 @@ class LLMClient:
         self._loop.close()
 
     async def _shutdown(self) -> None:
+        # A request still in flight would leave its agent waiting forever on a dead loop.
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self._client.close()
         await self._loop.shutdown_asyncgens()
 

@@ -6,25 +6,17 @@ for, not to line numbers: while a job runs or after it finished, the user keeps 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from lsprotocol import types
 
-# LSP knows exactly three line breaks; str.splitlines also splits on form feeds and
-# Unicode separators, which would disagree with the client's line numbers.
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def split_lines(text: str) -> list[str]:
-    """The document's lines as the client numbers them, without their line breaks."""
-    return _LINE_BREAK.split(text)
+from orchestrator.context import LINE_BREAK, split_lines
 
 
 def line_break_of(text: str) -> str:
     """The document's line break, so that inserted text matches it."""
-    match = _LINE_BREAK.search(text)
+    match = LINE_BREAK.search(text)
     return match.group() if match else "\n"
 
 

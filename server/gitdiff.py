@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from server.anchors import split_lines
+from orchestrator.context import split_lines
 from server.backend import CannotRun, NothingToDo
 
 GIT_TIMEOUT = 10.0

@@ -18,13 +18,14 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.uris import from_fs_path, to_fs_path, uri_scheme
 
+from orchestrator.context import split_lines
 from orchestrator.engine import Orchestrator
 from orchestrator.progress import Progress, Snapshot
 from orchestrator.request import Mode
 from orchestrator.result import Finding, RunResult, RunStatus
 from orchestrator.workspace import Workspace
 from server.actions import RUN_COMMAND, RunArguments, parse_run_arguments
-from server.anchors import Anchor, line_break_of, relocate, split_lines
+from server.anchors import Anchor, line_break_of, relocate
 from server.backend import CannotRun, Engine, NothingToDo
 from server.citations import link_citations
 from server.comments import comment_insertion, style_for

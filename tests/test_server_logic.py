@@ -12,11 +12,12 @@ import pytest
 from lsprotocol import types
 
 from orchestrator.config import ConfigError
+from orchestrator.context import split_lines
 from orchestrator.progress import AgentState, AgentStatus, Phase, Snapshot
 from orchestrator.request import Mode
 from orchestrator.result import AgentResult, Finding, RunResult, RunStatus, Severity
 from server.actions import code_actions, parse_run_arguments, resolve_code_action
-from server.anchors import Anchor, anchor_lines, follow, line_break_of, relocate, split_lines
+from server.anchors import Anchor, anchor_lines, follow, line_break_of, relocate
 from server.backend import Backend, CannotRun, NothingToDo
 from server.citations import link_citations
 from server.comments import comment_insertion, style_for, wrap_markdown
