@@ -43,7 +43,7 @@ from orchestrator.config import (
     read_yaml_source,
     resolve_api_key,
 )
-from orchestrator.context import CHARS_PER_TOKEN, language_of, pack_context, split_lines
+from orchestrator.context import review_diff_request, selection_request, split_lines
 from orchestrator.engine import Orchestrator
 from orchestrator.llm import LLMClient
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress, Snapshot
@@ -288,16 +288,8 @@ def file_request(
     end = target.end_line or len(lines)
     if end > len(lines):
         raise UsageError(f"{path} has {len(lines)} lines; lines {start}-{end} run past the end")
-    budget = config.context.max_tokens
-    return Request(
-        mode=mode,
-        path=path,
-        selection=fit_budget("\n".join(lines[start - 1 : end]), budget),
-        start_line=start,
-        end_line=end,
-        context=pack_context(text, start, end, budget),
-        question=question,
-        language=language_of(path),
+    return selection_request(
+        mode, path, text, start, end, config.context.max_tokens, question=question
     )
 
 
@@ -306,14 +298,7 @@ def diff_request(root: Path, rev_range: str | None, config: Config) -> Request:
     changed = set(_DIFF_TARGET.findall(diff))
     # With one changed file, findings without a path belong to it; otherwise to none.
     path = changed.pop() if len(changed) == 1 else ""
-    return Request(
-        mode=Mode.REVIEW_DIFF,
-        path=path,
-        selection=fit_budget(diff, config.context.max_tokens),
-        start_line=1,
-        end_line=len(diff.splitlines()),
-        language=language_of(path),
-    )
+    return review_diff_request(path, diff, config.context.max_tokens)
 
 
 def read_diff(root: Path, rev_range: str | None) -> str:
@@ -330,25 +315,6 @@ def read_diff(root: Path, rev_range: str | None) -> str:
     if not result.stdout.strip():
         raise NothingToReview(f"review-diff: nothing to review: {described} is empty")
     return result.stdout
-
-
-def fit_budget(text: str, max_tokens: int) -> str:
-    """Cut text at a line boundary to about `max_tokens`, saying how much was left out.
-
-    A whole file or a large diff would otherwise reach the model uncut: only the
-    packed context has a budget of its own. Agents can read the rest with their tools.
-    """
-    limit = max_tokens * CHARS_PER_TOKEN
-    if len(text) <= limit:
-        return text
-    kept = text[:limit]
-    if "\n" in kept:
-        kept = kept.rsplit("\n", 1)[0]
-    omitted = text.count("\n") - kept.count("\n")
-    return (
-        f"{kept}\n[… {omitted} more lines cut to fit context.max_tokens = {max_tokens}; "
-        "read them with the tools]"
-    )
 
 
 # --- where the workspace is ----------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
+from orchestrator.request import Mode, Request
+
 CHARS_PER_TOKEN = 4
 # LSP knows exactly three line breaks; str.splitlines also splits on form feeds and
 # Unicode separators, which would disagree with the editor's line numbers.
@@ -149,3 +151,61 @@ def _layout(lines: list[str], numbers: list[int], start: int, end: int) -> str:
     if previous < len(lines):
         out.append("    ⋮")
     return "\n".join(out)
+
+
+def selection_request(
+    mode: Mode,
+    path: str,
+    text: str,
+    start_line: int,
+    end_line: int,
+    max_tokens: int,
+    *,
+    question: str | None = None,
+    language: str = "",
+) -> Request:
+    """A request about lines `start_line`-`end_line` (1-based) of `text`, within the budget."""
+    lines = split_lines(text)[start_line - 1 : end_line]
+    return Request(
+        mode=mode,
+        path=path,
+        selection=fit_budget("\n".join(lines), max_tokens),
+        start_line=start_line,
+        end_line=end_line,
+        context=pack_context(text, start_line, end_line, max_tokens),
+        question=question,
+        language=language or language_of(path),
+    )
+
+
+def review_diff_request(
+    path: str, diff: str, max_tokens: int, *, start_line: int = 1, end_line: int = 1
+) -> Request:
+    """A review of `diff`; `path` is where findings without one belong ('' for none)."""
+    return Request(
+        mode=Mode.REVIEW_DIFF,
+        path=path,
+        selection=fit_budget(diff, max_tokens),
+        start_line=start_line,
+        end_line=end_line,
+        language=language_of(path),
+    )
+
+
+def fit_budget(text: str, max_tokens: int) -> str:
+    """Cut text at a line boundary to about `max_tokens`, saying how much was left out.
+
+    A whole file or a large diff would otherwise reach the model uncut: only the
+    packed context has a budget of its own. Agents can read the rest with their tools.
+    """
+    limit = max_tokens * CHARS_PER_TOKEN
+    if len(text) <= limit:
+        return text
+    kept = text[:limit]
+    if "\n" in kept:
+        kept = kept.rsplit("\n", 1)[0]
+    omitted = text.count("\n") - kept.count("\n")
+    return (
+        f"{kept}\n[… {omitted} more lines cut to fit context.max_tokens = {max_tokens}; "
+        "read them with the tools]"
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from orchestrator.context import pack_context
+from orchestrator.context import review_diff_request, selection_request
 from orchestrator.request import Mode, Request
 from server.anchors import Anchor, anchor_lines
 
@@ -80,16 +80,16 @@ def build_request(
     start, end = anchor.start + 1, anchor.end + 1
     if mode is Mode.REVIEW_DIFF:
         # The diff is the subject; the selection only says where the result goes.
-        return Request(
-            mode, selection.relative_path, diff or "", start, end, language=selection.language_id
+        return review_diff_request(
+            selection.relative_path, diff or "", max_tokens, start_line=start, end_line=end
         )
-    return Request(
-        mode=mode,
-        path=selection.relative_path,
-        selection="\n".join(anchor.lines),
-        start_line=start,
-        end_line=end,
-        context=pack_context(selection.text, start, end, max_tokens),
+    return selection_request(
+        mode,
+        selection.relative_path,
+        selection.text,
+        start,
+        end,
+        max_tokens,
         question=asked(mode, question),
         language=selection.language_id,
     )
