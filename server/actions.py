@@ -71,6 +71,8 @@ def parse_run_arguments(value: object) -> RunArguments:
             "range: expected {start: {line, character}, end: {line, character}}, "
             f"got {value.get('range')!r}"
         ) from None
+    if selection.start == selection.end:
+        raise ValueError("range: empty; select the code to think about")
     mode = value.get("mode")
     if not isinstance(mode, str) or mode not in {m.value for m in Mode}:
         modes = ", ".join(repr(m.value) for m in Mode)

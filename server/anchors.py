@@ -15,9 +15,17 @@ from orchestrator.context import LINE_BREAK, split_lines
 
 
 def line_break_of(text: str) -> str:
-    """The document's line break, so that inserted text matches it."""
+    """The document's line break, so that inserted text matches it.
+
+    A lone `\r` only in a document without `\n`: inserted lines ending in `\r` above an
+    empty line ending in `\n` would make one `\r\n` of the two breaks and lose that line.
+    """
     match = LINE_BREAK.search(text)
-    return match.group() if match else "\n"
+    if match is None:
+        return "\n"
+    if match.group() == "\r" and "\n" in text:
+        return "\r\n" if "\r\n" in text else "\n"
+    return match.group()
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,11 @@ def style_for(language_id: str) -> CommentStyle | None:
 
 @dataclass(frozen=True)
 class Insertion:
-    """Text to insert at the start of `line` (0-based)."""
+    """Text to insert at the start of `line` (0-based).
+
+    `line` is one past the last line only below a shebang that ends the document: then the
+    text goes at the document's end and starts with the line break.
+    """
 
     line: int
     text: str
@@ -91,6 +95,8 @@ def comment_insertion(
         if style.line is not None
         else _block_comment(body, indent, *(style.block or ("", "")))
     )
+    if line == len(lines):
+        return Insertion(line, "".join(line_break + text for text in commented))
     return Insertion(line, "".join(text + line_break for text in commented))
 
 
@@ -155,7 +161,20 @@ def _line_comment(body: list[str], indent: str, marker: str) -> list[str]:
 
 
 def _block_comment(body: list[str], indent: str, opening: str, closing: str) -> list[str]:
-    # The closing token inside the text would end the comment early.
-    broken = closing[0] + " " + closing[1:]
-    inner = [f"{indent}{text.replace(closing, broken)}".rstrip() for text in body]
+    inner = [f"{indent}{_defused(text, opening, closing)}".rstrip() for text in body]
     return [f"{indent}{opening}", *inner, f"{indent}{closing}"]
+
+
+def _defused(text: str, opening: str, closing: str) -> str:
+    """The text with a space inside every token that would end the comment early: the
+    closing one; `--` in markup (XML forbids it in comments, HTML also ends one at `--!>`);
+    the opening one where comments nest (OCaml), as it would need a second closing."""
+    tokens = [closing]
+    if opening == "<!--":
+        tokens.append("--")
+    if opening == "(*":
+        tokens.append(opening)
+    for token in tokens:
+        while token in text:  # `---` holds a second `--` once the first is broken
+            text = text.replace(token, f"{token[0]} {token[1:]}")
+    return text

@@ -107,7 +107,9 @@ class ProgressReporter:
         self._clock = clock
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
-        self._scheduled = False
+        self._scheduled = False  # a flush is on its way to the loop or waiting there
+        self._urgent = False  # ... and it is the immediate kind
+        self._timer: asyncio.TimerHandle | None = None  # on the loop only
         self._closed = False
         self._sent_states: tuple[object, ...] = ()
         self._sent_at = float("-inf")
@@ -116,10 +118,11 @@ class ProgressReporter:
         """Progress subscriber: runs on a worker thread with the progress lock held."""
         with self._lock:
             self._latest = snapshot
-            if self._scheduled or self._closed:
-                return
-            self._scheduled = True
             urgent = _states(snapshot) != self._sent_states
+            # A state change overtakes a token count being held back; it does not wait for it.
+            if self._closed or self._urgent or (self._scheduled and not urgent):
+                return
+            self._scheduled, self._urgent = True, urgent
             wait = 0.0 if urgent else max(0.0, self._sent_at + self._interval - self._clock())
         with contextlib.suppress(RuntimeError):  # the loop has closed: the server is exiting
             self._loop.call_soon_threadsafe(self._schedule, wait)
@@ -131,13 +134,16 @@ class ProgressReporter:
 
     def _schedule(self, wait: float) -> None:
         if wait > 0:
-            self._loop.call_later(wait, self._flush)
+            self._timer = self._loop.call_later(wait, self._flush)
         else:
             self._flush()
 
     def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()  # this flush sends what the timer was holding back
+            self._timer = None
         with self._lock:
-            self._scheduled = False
+            self._scheduled = self._urgent = False
             snapshot = self._latest
             if self._closed or snapshot is None:
                 return

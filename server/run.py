@@ -43,7 +43,14 @@ from server.reporting import (
     report_message,
 )
 from server.results import AnchoredDiagnostic, finding_diagnostic
-from server.selection import Selection, asked, build_request, take_selection, workspace_root
+from server.selection import (
+    Selection,
+    asked,
+    build_request,
+    selected_lines,
+    take_selection,
+    workspace_root,
+)
 from server.settings import Output
 
 if TYPE_CHECKING:
@@ -73,12 +80,21 @@ def _read_arguments(ls: DeepThinkServer, argument: object) -> tuple[RunArguments
         args = parse_run_arguments(argument)
     except ValueError as error:
         raise JsonRpcInvalidParams(f"{RUN_COMMAND}: {error}") from None
-    document = ls.workspace.text_documents.get(args.uri)
+    document = ls.open_document(args.uri)
     if document is None:
         raise JsonRpcInvalidParams(f"{RUN_COMMAND}: {args.uri} is not open in the editor")
     fs_path = to_fs_path(args.uri) if uri_scheme(args.uri) == "file" else None
     if fs_path is None:
         raise JsonRpcInvalidParams(f"{RUN_COMMAND}: {args.uri} is not a file: save it first")
+    first, _ = selected_lines(args.range)
+    line_count = len(split_lines(document.source))
+    if first >= line_count:
+        # A range ending past the end runs to the end (as LSP says); one starting there is
+        # about code the document does not have.
+        raise JsonRpcInvalidParams(
+            f"{RUN_COMMAND}: the range starts at line {first + 1}, but the document has "
+            f"{line_count} lines"
+        )
     path = Path(fs_path)
     root = workspace_root(path, ls.workspace_folders())
     selection = take_selection(
@@ -224,22 +240,26 @@ async def _deliver(
         return
     if result.status is RunStatus.PARTIAL:
         ls.show(types.MessageType.Warning, partial_message(result))
-    anchor = _current_anchor(ls, args.uri, selection)
+    heading = hover_heading(args.mode, asked(args.mode, args.question), result)
+    document = ls.open_document(args.uri)
+    if document is None:
+        _deliver_to_closed(ls, args, selection, result, heading)
+        return
+    anchor = relocate(selection.anchor, document.source)
     if anchor is None:
         ls.show(
             types.MessageType.Warning,
             f"The selected code in {selection.relative_path} was changed while deep think ran, "
             "so its result is not attached to it; the result is in the output log.",
         )
-        heading = hover_heading(args.mode, asked(args.mode, args.question), result)
         ls.log(types.MessageType.Info, heading + result.markdown)
         return
     if args.mode.is_review:
-        _publish_findings(ls, args.uri, selection, anchor, result.findings)
+        lines = split_lines(document.source)
+        _publish_findings(ls, args.uri, selection, anchor, lines, result.findings)
     if not result.markdown.strip():
         return
     markdown = link_citations(result.markdown, functools.partial(_file_uri, selection.root))
-    heading = hover_heading(args.mode, asked(args.mode, args.question), result)
     ls.hovers.put(args.uri, anchor, heading + markdown)
     settings = ls.backend.settings
     output = args.output or (settings.output if settings else Output.COMMENT)
@@ -247,15 +267,44 @@ async def _deliver(
         await _insert_comment(ls, args, selection, result.markdown)
 
 
+def _deliver_to_closed(
+    ls: DeepThinkServer, args: RunArguments, selection: Selection, result: RunResult, heading: str
+) -> None:
+    """The document was closed while the job ran: nothing is lost, and nothing is inserted.
+
+    Editing a file the user closed would leave an unsaved change they cannot see. The result
+    goes to the output log now, findings are published (editors list them for closed files
+    too), and the hover waits for the code: reopening the file finds it again.
+    """
+    if args.mode.is_review:
+        lines = split_lines(selection.text)
+        _publish_findings(ls, args.uri, selection, selection.anchor, lines, result.findings)
+    ls.log(types.MessageType.Info, heading + result.markdown)
+    if result.markdown.strip():
+        markdown = link_citations(result.markdown, functools.partial(_file_uri, selection.root))
+        ls.hovers.put(args.uri, selection.anchor, heading + markdown)
+    ls.show(
+        types.MessageType.Info,
+        f"{selection.relative_path} was closed while deep think ran: the result is in the "
+        "output log, and shows on hover when you reopen the file.",
+    )
+
+
 def _current_anchor(ls: DeepThinkServer, uri: str, selection: Selection) -> Anchor | None:
-    document = ls.workspace.text_documents.get(uri)
+    document = ls.open_document(uri)
     return relocate(selection.anchor, document.source) if document is not None else None
 
 
 def _publish_findings(
-    ls: DeepThinkServer, uri: str, selection: Selection, anchor: Anchor, findings: list[Finding]
+    ls: DeepThinkServer,
+    uri: str,
+    selection: Selection,
+    anchor: Anchor,
+    lines: list[str],
+    findings: list[Finding],
 ) -> None:
-    """Findings in the reviewed file move with its code since the job started."""
+    """Findings in the reviewed file (whose `lines` are given) move with its code since the
+    job started."""
     columns = ls.workspace.position_codec.client_num_units
     moved_by = anchor.start - selection.anchor.start
     found: dict[str, list[AnchoredDiagnostic]] = {}
@@ -272,23 +321,46 @@ def _publish_findings(
                 finding.severity,
                 finding.message,
             )
-        lines = split_lines(ls.workspace.get_text_document(target).source)
-        if (item := finding_diagnostic(finding, lines, columns)) is not None:
+        target_lines = lines if target == uri else _file_lines(ls, target)
+        if target_lines is None:
+            continue
+        if (item := finding_diagnostic(finding, target_lines, columns)) is not None:
             found.setdefault(target, []).append(item)
     ls.publish_diagnostics(ls.diagnostics.replace(uri, found))
 
 
+def _file_lines(ls: DeepThinkServer, uri: str) -> list[str] | None:
+    """The lines of a file a finding cites: the editor's if open, else read as an editor would."""
+    document = ls.open_document(uri)
+    if document is not None:
+        return split_lines(document.source)
+    try:
+        return split_lines(Path(to_fs_path(uri) or "").read_text("utf-8", errors="replace"))
+    except OSError:
+        return None  # gone since it was cited
+
+
 def _finding_uri(uri: str, selection: Selection, cited: str) -> str | None:
-    path = selection.root / cited  # an absolute `cited` replaces the root
-    if path.resolve() == selection.path.resolve():
-        return uri  # the reviewed document itself, under the URI the editor uses
+    try:
+        if (selection.root / cited).resolve() == selection.path.resolve():
+            return uri  # the reviewed document itself, under the URI the editor uses
+    except (OSError, ValueError):
+        return None
     return _file_uri(selection.root, cited)
 
 
 def _file_uri(root: Path, cited: str) -> str | None:
-    """The URI of a file a result cites (relative to the workspace root), if it exists."""
+    """The URI of a workspace file a result cites (relative to the root), if it exists.
+
+    The path comes from the model: one outside the workspace, or no usable path at all
+    (a NUL byte, a name too long), cites nothing.
+    """
     path = root / cited  # an absolute `cited` replaces the root
-    return from_fs_path(str(path)) if path.is_file() else None
+    try:
+        inside = path.resolve().is_relative_to(root.resolve()) and path.is_file()
+    except (OSError, ValueError):
+        return None
+    return from_fs_path(str(path)) if inside else None
 
 
 async def _insert_comment(
@@ -304,20 +376,22 @@ async def _insert_comment(
         return
     reason = "the selected code is no longer there"
     for _ in range(EDIT_ATTEMPTS):
-        document = ls.workspace.text_documents.get(args.uri)
+        document = ls.open_document(args.uri)
         anchor = _current_anchor(ls, args.uri, selection)
         if document is None or anchor is None:
             break
         text, version = document.source, document.version
+        lines = split_lines(text)
         insertion = comment_insertion(
-            split_lines(text),
+            lines,
             anchor,
             style,
             comment_heading(args.mode, asked(args.mode, args.question)),
             markdown,
             line_break_of(text),
         )
-        edit = _insertion_edit(ls, args.uri, version, insertion.line, insertion.text)
+        at = _line_start(ls, lines, insertion.line)
+        edit = _insertion_edit(ls, args.uri, version, at, insertion.text)
         try:
             response = await ls.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(edit=edit, label="Deep think")
@@ -337,10 +411,16 @@ async def _insert_comment(
     )
 
 
+def _line_start(ls: DeepThinkServer, lines: list[str], line: int) -> types.Position:
+    """Where `line` starts; one past the last line is the end of the document."""
+    if line < len(lines):
+        return types.Position(line, 0)
+    return types.Position(len(lines) - 1, ls.workspace.position_codec.client_num_units(lines[-1]))
+
+
 def _insertion_edit(
-    ls: DeepThinkServer, uri: str, version: int | None, line: int, text: str
+    ls: DeepThinkServer, uri: str, version: int | None, at: types.Position, text: str
 ) -> types.WorkspaceEdit:
-    at = types.Position(line, 0)
     edit = types.TextEdit(range=types.Range(at, at), new_text=text)
     if not ls.supports_document_changes:
         return types.WorkspaceEdit(changes={uri: [edit]})

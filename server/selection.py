@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,15 +82,32 @@ def build_request(
     if mode is Mode.REVIEW_DIFF:
         # The diff is the subject; the selection only says where the result goes.
         return review_diff_request(
-            selection.relative_path, diff or "", max_tokens, start_line=start, end_line=end
+            selection.relative_path,
+            well_formed(diff or ""),
+            max_tokens,
+            start_line=start,
+            end_line=end,
         )
+    question = asked(mode, question)
     return selection_request(
         mode,
         selection.relative_path,
-        selection.text,
+        well_formed(selection.text),
         start,
         end,
         max_tokens,
-        question=asked(mode, question),
+        question=well_formed(question) if question is not None else None,
         language=selection.language_id,
     )
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> str:
+    """The text with lone surrogates replaced by U+FFFD.
+
+    A client's JSON may carry them (`"\\ud800"`), but no UTF-8 request body or cache entry
+    can: the editor keeps its text as it is, the model gets the replacement character.
+    """
+    return _LONE_SURROGATE.sub("\ufffd", text)

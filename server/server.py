@@ -11,13 +11,16 @@ import uuid
 from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import MsgId
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
 
 from orchestrator.config import ConfigError
 from server import __version__
@@ -93,6 +96,13 @@ class DeepThinkServer(LanguageServer):
         if action is None or not action.data_support or action.resolve_support is None:
             return False
         return "command" in action.resolve_support.properties
+
+    def open_document(self, uri: str) -> TextDocument | None:
+        """The document as the editor has it open, or None when it is not open."""
+        # pygls keys open documents by the unquoted URI; clients such as VS Code quote theirs
+        # (`my%20project/caf%C3%A9.py`).
+        document: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
+        return document
 
     def workspace_folders(self) -> list[Path]:
         uris = [folder.uri for folder in self.workspace.folders.values()]
@@ -230,6 +240,8 @@ def hover(ls: DeepThinkServer, params: types.HoverParams) -> types.Hover | None:
 
 
 def code_action(ls: DeepThinkServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    if ls.open_document(params.text_document.uri) is None:
+        return []  # a run needs the open document
     return code_actions(
         params.text_document.uri,
         params.range,
@@ -239,7 +251,10 @@ def code_action(ls: DeepThinkServer, params: types.CodeActionParams) -> list[typ
 
 
 def code_action_resolve(ls: DeepThinkServer, action: types.CodeAction) -> types.CodeAction:
-    return resolve_code_action(action)
+    try:
+        return resolve_code_action(action)
+    except ValueError as error:
+        raise JsonRpcInvalidParams(f"{types.CODE_ACTION_RESOLVE}: {error}") from None
 
 
 def work_done_progress_cancel(
@@ -253,14 +268,29 @@ async def shutdown(ls: DeepThinkServer, params: None) -> None:
     ls.backend.close()
 
 
-async def run(ls: DeepThinkServer, argument: Any) -> dict[str, str]:
+async def run(ls: DeepThinkServer, *arguments: Any) -> dict[str, str]:
     """`deepthink.run {uri, range, mode, question?, output?}`."""
-    return await run_command(ls, argument, ls.protocol.msg_id)
+    if len(arguments) != 1:
+        raise JsonRpcInvalidParams(
+            f"{RUN_COMMAND}: expected one argument {{uri, range, mode, question?, output?}}, "
+            f"got {len(arguments)}"
+        )
+    return await run_command(ls, arguments[0], ls.protocol.msg_id)
 
 
 def clear_diagnostics(ls: DeepThinkServer, *arguments: Any) -> None:
     """`deepthink.clearDiagnostics [{uri}]`: one reviewed file's findings, or all."""
-    uri = arguments[0].get("uri") if arguments and isinstance(arguments[0], dict) else None
+    match arguments:
+        case ():
+            uri = None
+        case ({"uri": str(uri)},):
+            pass
+        case _:
+            # Clearing everything for an argument we do not understand would lose findings.
+            shown = ", ".join(repr(argument) for argument in arguments)
+            raise JsonRpcInvalidParams(
+                f"{CLEAR_DIAGNOSTICS_COMMAND}: expected no argument or {{uri}}, got {shown}"
+            )
     ls.publish_diagnostics(ls.diagnostics.clear(uri))
 
 

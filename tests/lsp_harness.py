@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,26 +258,37 @@ class Editor:
 
 @asynccontextmanager
 async def editor(
-    tmp_path: Path, llm: ScriptedLLMServer, *, progress: bool = True, tcp: bool = False
+    tmp_path: Path,
+    llm: ScriptedLLMServer,
+    *,
+    progress: bool = True,
+    tcp: bool = False,
+    env: Mapping[str, str] | None = None,
+    log_file: Path | None = None,
 ) -> AsyncIterator[Editor]:
     """A started, initialized server with an editor attached; shut down cleanly afterwards.
 
     The server talks over stdio, or with `tcp` over a TCP port (`deepthink-lsp --tcp`).
+    `env` adds to (or overrides) the server's environment; with `log_file` the server logs
+    at DEBUG level into that file, as a user capturing its stderr would.
     """
     root = tmp_path / "project"
     root.mkdir()
     home = tmp_path / "home"
     home.mkdir()
+    environment = {**server_env(llm, home), **(env or {})}
     command = [sys.executable, "-m", "server"]
+    if log_file is not None:
+        command = ["sh", "-c", 'exec "$@" --log-level DEBUG 2>"$0"', str(log_file), *command]
     if tcp:
         port = _free_port()
         process = await asyncio.create_subprocess_exec(
-            *command, "--tcp", "127.0.0.1", str(port), env=server_env(llm, home)
+            *command, "--tcp", "127.0.0.1", str(port), env=environment
         )
         client = make_test_lsp_client()
         await _connect(client, port)
     else:
-        config = ClientServerConfig(server_command=command, server_env=server_env(llm, home))
+        config = ClientServerConfig(server_command=command, server_env=environment)
         started = await config.start()
         assert isinstance(started, LanguageClient) and started._server is not None
         client, process = started, started._server  # pygls keeps the process private

@@ -444,6 +444,22 @@ async def test_progress_reports_state_changes_at_once_and_token_counts_coalesced
     assert len(sent) == 2  # nothing after close
 
 
+async def test_a_state_change_is_not_held_back_with_a_token_count() -> None:
+    sent: list[Snapshot] = []
+    reporter = ProgressReporter(asyncio.get_running_loop(), sent.append, interval=0.1)
+    running = Snapshot(Phase.RUNNING, (agent(0, AgentState.RUNNING),))
+    counted = Snapshot(Phase.RUNNING, (agent(0, AgentState.RUNNING, 5),))
+    cancelled = Snapshot(Phase.RUNNING, (agent(0, AgentState.CANCELLED, 5),))
+    for snapshot in (running, counted, cancelled):
+        thread = threading.Thread(target=reporter.on_snapshot, args=(snapshot,))
+        thread.start()
+        thread.join()
+        await asyncio.sleep(0.01)
+    assert sent == [running, cancelled]
+    await asyncio.sleep(0.15)
+    assert sent == [running, cancelled]  # the held-back count went out with the state change
+
+
 # --- selections, requests and diffs ----------------------------------------------------------
 
 
