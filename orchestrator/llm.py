@@ -4,6 +4,9 @@ Agents are plain threads, but every HTTP call runs as a task on one asyncio loop
 owned by the client. A cancel then aborts the call wherever it is (connecting,
 waiting for headers, mid-stream or sleeping before a retry) instead of waiting
 for a blocking socket read to return.
+
+`openai` is imported where it is used, at the first request: the import takes longer
+than everything else the language server does to start.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
-
-import openai
+from typing import TYPE_CHECKING, Any, cast
 
 from orchestrator.cancel import CancelToken
 from orchestrator.config import ProviderConfig
+
+if TYPE_CHECKING:
+    import openai
 
 RETRY_AFTER_CAP = 60.0
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -76,6 +80,63 @@ class _NotAStream(Exception):
     """The endpoint answered, but not with chat-completion stream events."""
 
 
+@dataclass
+class _StreamedAnswer:
+    """A completion put together from its stream's chat.completion.chunk events."""
+
+    content: list[str] = field(default_factory=list)
+    calls: dict[int, dict[str, str]] = field(default_factory=dict)
+    usage: Usage = Usage()
+    finished: bool = False
+    chunks: int = 0
+
+    def add(self, chunk: object) -> None:
+        """Take in one event; ValueError if it is not shaped like a chunk."""
+        try:
+            self._add(cast(dict[str, Any], chunk))
+        except (AttributeError, KeyError, TypeError) as error:
+            raise ValueError(f"not a chat.completion.chunk: {chunk!r:.200}") from error
+        self.chunks += 1
+
+    def _add(self, chunk: dict[str, Any]) -> None:
+        if (usage := chunk.get("usage")) is not None:
+            self.usage = Usage(int(usage["prompt_tokens"]), int(usage["completion_tokens"]))
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if text := delta.get("content"):
+                self.content.append(_text(text))
+            for call in delta.get("tool_calls") or ():
+                slot = self.calls.setdefault(call["index"], {"id": "", "name": "", "arguments": ""})
+                function = call.get("function") or {}
+                slot["id"] = _text(call.get("id")) or slot["id"]
+                slot["name"] += _text(function.get("name"))
+                slot["arguments"] += _text(function.get("arguments"))
+            if choice.get("finish_reason") is not None:
+                self.finished = True
+
+    def completion(self, model: str, messages: list[dict[str, Any]]) -> Completion:
+        if self.chunks == 0:
+            raise _NotAStream()
+        if not self.finished:
+            raise _StreamBroken("the stream ended before the model finished its answer")
+        text = "".join(self.content)
+        usage = self.usage if self.usage != Usage() else _estimate_usage(messages, text)
+        tool_calls = [
+            ToolCall(slot["id"] or f"call_{index}", slot["name"], slot["arguments"])
+            for index, slot in sorted(self.calls.items())
+        ]
+        return Completion(text, tool_calls, usage, model)
+
+
+def _text(value: object) -> str:
+    """A string field of a chunk; absent is empty."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
 class LLMClient:
     """One endpoint, one key, one connection pool, shared by every agent of every run."""
 
@@ -86,12 +147,7 @@ class LLMClient:
         self._thread = threading.Thread(target=self._loop.run_forever, name="llm-transport")
         self._thread.daemon = True
         self._thread.start()
-        self._client = openai.AsyncOpenAI(
-            base_url=provider.base_url,
-            api_key=api_key,
-            max_retries=0,  # retries are ours, so that a cancel also interrupts the wait
-            timeout=provider.request_timeout,
-        )
+        self._client: openai.AsyncOpenAI | None = None  # made by the first request
 
     def complete(
         self,
@@ -138,7 +194,8 @@ class LLMClient:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        await self._client.close()
+        if self._client is not None:
+            await self._client.close()
         await self._loop.shutdown_asyncgens()
 
     async def _with_retries(
@@ -164,6 +221,8 @@ class LLMClient:
 
     def _retry_delay(self, error: Exception, attempt: int, cancel: CancelToken) -> float | None:
         """Seconds to wait before trying again, or None when the error is final."""
+        import openai
+
         if attempt >= self.provider.max_retries:
             return None
         if isinstance(error, openai.APIStatusError):
@@ -187,54 +246,52 @@ class LLMClient:
         tools: list[dict[str, Any]] | None,
         on_tokens: Callable[[int], None] | None,
     ) -> Completion:
-        stream = await self._client.chat.completions.create(
-            model=model,
-            messages=cast(Any, messages),
+        from openai import AsyncStream
+
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if tools:
+            body["tools"] = tools
+        # `chat.completions.create` would walk every message and tool schema to transform them
+        # (a no-op for plain JSON like ours) and build a pydantic model of every chunk: most of
+        # the CPU a request costs, which dozens of agents feel. The client's low-level `post`
+        # keeps its transport, auth, status errors and SSE decoding, and hands over plain JSON.
+        stream = await self._openai().post(
+            "/chat/completions",
+            body=body,
+            cast_to=object,
             stream=True,
-            stream_options={"include_usage": True},
-            tools=cast(Any, tools) if tools else openai.omit,
+            stream_cls=AsyncStream[object],
         )
-        content: list[str] = []
-        calls: dict[int, dict[str, str]] = {}
-        usage = Usage()
-        finished = False
-        chunks = 0
+        answer = _StreamedAnswer()
         async with stream:
             async for chunk in stream:
-                if chunk.usage is not None:
-                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                for choice in chunk.choices:
-                    delta = choice.delta
-                    if delta.content:
-                        content.append(delta.content)
-                    for call in delta.tool_calls or ():
-                        slot = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
-                        if call.id:
-                            slot["id"] = call.id
-                        if call.function and call.function.name:
-                            slot["name"] += call.function.name
-                        if call.function and call.function.arguments:
-                            slot["arguments"] += call.function.arguments
-                    if choice.finish_reason is not None:
-                        finished = True
-                chunks += 1
+                answer.add(chunk)
                 if on_tokens is not None:
-                    on_tokens(chunks)
-        if chunks == 0:
-            raise _NotAStream()
-        if not finished:
-            raise _StreamBroken("the stream ended before the model finished its answer")
-        text = "".join(content)
-        if usage == Usage():
-            usage = _estimate_usage(messages, text)
-        tool_calls = [
-            ToolCall(slot["id"] or f"call_{index}", slot["name"], slot["arguments"])
-            for index, slot in sorted(calls.items())
-        ]
-        return Completion(text, tool_calls, usage, model)
+                    on_tokens(answer.chunks)
+        return answer.completion(model, messages)
+
+    def _openai(self) -> openai.AsyncOpenAI:
+        """The openai client, made on the transport thread: the import never blocks a caller."""
+        if self._client is None:
+            import openai
+
+            self._client = openai.AsyncOpenAI(
+                base_url=self.provider.base_url,
+                api_key=self._secret,
+                max_retries=0,  # retries are ours, so that a cancel also interrupts the wait
+                timeout=self.provider.request_timeout,
+            )
+        return self._client
 
     def describe(self, error: Exception, model: str) -> str:
         """A message for the user: what failed and what to do, never the key."""
+        import openai
+
         where = self.provider.base_url
         if isinstance(error, openai.AuthenticationError | openai.PermissionDeniedError):
             variable = self.provider.api_key_env or "DEEPTHINK_API_KEY (or OPENAI_API_KEY)"
@@ -271,6 +328,8 @@ class LLMClient:
 
 
 def _unusable(error: Exception) -> bool:
+    import openai
+
     if isinstance(error, openai.APITimeoutError):
         return False
     if isinstance(error, openai.APIConnectionError):

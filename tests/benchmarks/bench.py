@@ -1,19 +1,21 @@
 """Benchmarks: run with `.venv/bin/python -m tests.benchmarks.bench` (not part of the tests).
 
 Every figure comes from the scripted LLM server with fixed injected latencies,
-measured side by side in one run, and is printed as a table ready for the README.
+measured side by side in one run, and is printed as a table ready for the README:
+first the engine in this process (scaling, speed-up, prompt prefix), then the real
+language server in a subprocess (request latency, cancel, start-up, memory; see
+server_bench).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
-import multiprocessing
 import os
 import platform
 import statistics
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from orchestrator.llm import LLMClient
 from orchestrator.request import Mode, Request
 from orchestrator.workspace import Workspace
 from tests import scenarios
+from tests.benchmarks import server_bench
+from tests.benchmarks.llm_process import LLMServerProcess
 from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ToolCall
 
 DECOMPOSE_LATENCY = 0.20
@@ -55,48 +59,33 @@ def critical_path(agents: int) -> float:
     return DECOMPOSE_LATENCY + TOOL_TURN_LATENCY + slowest + SYNTHESIS_LATENCY
 
 
-def serve(agents: int, pipe: Connection) -> None:
-    """The scripted server in its own process, so that it does not compete for our GIL."""
-    with ScriptedLLMServer() as llm:
-        script(llm, agents)
-        pipe.send(llm.base_url)
-        pipe.recv()  # the run is over
-        pipe.send(llm.requests)
+def engine_config(base_url: str, agents: int, concurrency: int | None) -> Config:
+    return validate(
+        {
+            "provider": {"base_url": base_url, "model": "bench", "max_retries": 0},
+            "orchestrator": {"parallel_agents": agents, "max_concurrent_agents": concurrency},
+            "cache": {"enabled": False},
+        },
+        "benchmark",
+    )
 
 
-def run_engine(agents: int, concurrency: int | None) -> tuple[float, list[RecordedRequest]]:
-    ours, theirs = multiprocessing.Pipe()
-    server = multiprocessing.Process(target=serve, args=(agents, theirs), daemon=True)
-    server.start()
-    base_url = ours.recv()
-    try:
-        config: Config = validate(
-            {
-                "provider": {"base_url": base_url, "model": "bench", "max_retries": 0},
-                "orchestrator": {
-                    "parallel_agents": agents,
-                    "max_concurrent_agents": concurrency,
-                },
-                "cache": {"enabled": False},
-            },
-            "benchmark",
-        )
-        client = LLMClient(config.provider, "bench-key")
-        orchestrator = Orchestrator(config, Workspace(SAMPLE.parents[1]), client)
-        text = SAMPLE.read_text()
-        request = Request(
-            Mode.EXPLAIN, "orchestrator/engine.py", text.splitlines()[40], 41, 41,
-            context=text[:6000],
-        )  # fmt: skip
-        started = time.perf_counter()
-        result = orchestrator.run(request)
-        elapsed = time.perf_counter() - started
-        client.close()
-        assert result.status.value == "done", result.failures
-        ours.send("done")
-        return elapsed, ours.recv()
-    finally:
-        server.join(timeout=10)
+def run_engine(
+    llm: LLMServerProcess, client: LLMClient, agents: int, concurrency: int | None
+) -> tuple[float, list[RecordedRequest]]:
+    llm.reset(agents)
+    config = engine_config(llm.base_url, agents, concurrency)
+    orchestrator = Orchestrator(config, Workspace(SAMPLE.parents[1]), client)
+    text = SAMPLE.read_text()
+    request = Request(
+        Mode.EXPLAIN, "orchestrator/engine.py", text.splitlines()[40], 41, 41,
+        context=text[:6000],
+    )  # fmt: skip
+    started = time.perf_counter()
+    result = orchestrator.run(request)
+    elapsed = time.perf_counter() - started
+    assert result.status.value == "done", result.failures
+    return elapsed, llm.requests()
 
 
 def shared_prefix_share(requests: list[RecordedRequest]) -> float:
@@ -116,31 +105,34 @@ def shared_prefix_share(requests: list[RecordedRequest]) -> float:
     return shared / statistics.mean(len(t) for t in first_turns)
 
 
-def scaling_row(agents: int, runs: int) -> tuple[str, float]:
+def scaling_row(
+    llm: LLMServerProcess, client: LLMClient, agents: int, runs: int
+) -> tuple[str, float]:
     """One table row for `agents`, and the prompt-prefix share measured in the same runs."""
-    measured = [run_engine(agents, None) for _ in range(runs)]
+    measured = [run_engine(llm, client, agents, None) for _ in range(runs)]
     parallel = min(wall for wall, _ in measured)
     path = critical_path(agents)
     cells = [str(agents), f"{parallel:.3f}", f"{path:.3f}", f"{parallel / path:.3f}"]
     if agents <= 16:  # 64 agents one after another would take a minute and say nothing new
-        sequential = run_engine(agents, 1)[0]
+        sequential = run_engine(llm, client, agents, 1)[0]
         cells += [f"{sequential:.2f}", f"{sequential / parallel:.1f}x"]
     else:
         cells += ["—", "—"]
     return "| " + " | ".join(cells) + " |", shared_prefix_share(measured[0][1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=3, help="repetitions; the best is kept")
-    args = parser.parse_args()
-    cores = os.cpu_count()
-    print(f"machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}")
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def engine_table(runs: int) -> None:
     print(
-        f"latencies: decompose {DECOMPOSE_LATENCY}s, tool turn {TOOL_TURN_LATENCY}s, "
-        f"answers 0.15-0.30s, synthesis {SYNTHESIS_LATENCY}s\n"
+        f"Engine, in process: latencies decompose {DECOMPOSE_LATENCY}s, tool turn "
+        f"{TOOL_TURN_LATENCY}s, answers 0.15-0.30s, synthesis {SYNTHESIS_LATENCY}s\n"
     )
-    run_engine(2, None)  # warm-up: the first request of a process pays for lazy imports
     header = [
         "agents",
         "wall (s)",
@@ -152,12 +144,50 @@ def main() -> None:
     print("| " + " | ".join(header) + " |")
     print("|" + "---:|" * len(header))
     shares = []
-    for agents in (1, 4, 16, 64):
-        row, share = scaling_row(agents, args.runs)
-        print(row)
-        if agents > 1:
-            shares.append(share)
-    print(f"\nshared prompt prefix across agents: min {min(shares):.1%} (target >= 80%)")
+    # One client for every run, as the language server keeps one for every job.
+    with LLMServerProcess(script, 2) as llm:
+        client = LLMClient(engine_config(llm.base_url, 2, None).provider, "bench-key")
+        try:
+            run_engine(llm, client, 2, None)  # warm-up: the first request imports openai
+            for agents in (1, 4, 16, 64):
+                row, share = scaling_row(llm, client, agents, runs)
+                print(row, flush=True)
+                if agents > 1:
+                    shares.append(share)
+        finally:
+            client.close()
+    print(f"\nshared prompt prefix across agents: min {min(shares):.1%} (target >= 80%)\n")
+
+
+def server_tables(runs: int) -> None:
+    print(
+        f"Language server over stdio: {server_bench.JOBS} jobs of {server_bench.AGENTS} agents "
+        f"streaming ~{1 / server_bench.STREAM_CHUNK_DELAY:.0f} chunks/s each; "
+        f"{server_bench.SAMPLES} requests of each kind per condition\n"
+    )
+    figures = asyncio.run(server_bench.measure(runs))
+    print(server_bench.tables(figures))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=3,
+        help="engine runs per row, the best kept; cancels per moment, the worst shown",
+    )
+    parser.add_argument("--only", choices=["engine", "server"], help="run one part only")
+    args = parser.parse_args()
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at start\n"
+    )
+    if args.only != "server":
+        engine_table(args.runs)
+    if args.only != "engine":
+        server_tables(args.runs)
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
