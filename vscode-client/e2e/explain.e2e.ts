@@ -221,17 +221,19 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium)', () => {
         assert.equal(await editorText(), before, 'a cancelled run changed the document');
     });
 
-    it('never writes the API key to settings or logs', () => {
+    it('never writes the API key to settings or logs', async () => {
+        // VS Code writes its logs in the background: wait for the verbose trace (with the
+        // settings as the server got them) to reach disk, or the check below proves nothing.
+        const logs = () => filesUnder(userDataDir).filter((file) => file.endsWith('.log'));
+        await waitFor(
+            () => logs().some((file) => readFileSync(file, 'utf8').includes(`"parallel_agents": ${AGENTS}`)),
+            WAIT,
+            () => 'no verbose LSP trace in the logs, so the check below would prove nothing',
+        );
         const leaks = filesUnder(userDataDir)
             .filter((file) => /\.(json|log)$/.test(file))
             .filter((file) => readFileSync(file, 'utf8').includes(API_KEY));
         assert.deepEqual(leaks, []);
-        // The verbose trace, with the settings as the server got them, is in those logs.
-        const logs = filesUnder(userDataDir).filter((file) => file.endsWith('.log'));
-        assert.ok(
-            logs.some((file) => readFileSync(file, 'utf8').includes(`"parallel_agents": ${AGENTS}`)),
-            'no verbose LSP trace in the logs, so the check above proves nothing',
-        );
     });
 
     it('says how to install the server when the interpreter lacks it', async () => {
