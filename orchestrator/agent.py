@@ -39,6 +39,7 @@ class AgentSetup:
     tools: list[Tool]
     workspace: Workspace
     max_iterations: int
+    task_timeout: float
     shared_context: str
     progress: Progress
 
@@ -50,8 +51,12 @@ class Agent:
     model: str
     setup: AgentSetup
 
-    def run(self, cancel: CancelToken) -> tuple[AgentResult, list[CallUsage]]:
-        """Never raises: every ending, good or bad, is a result with its state."""
+    def run(self, job: CancelToken) -> tuple[AgentResult, list[CallUsage]]:
+        """Never raises: every ending, good or bad, is a result with its state.
+
+        The agent's deadline starts when it does: its timeout is its own, not the job's.
+        """
+        cancel = job.child(self.setup.task_timeout)
         started = time.monotonic()
         calls: list[CallUsage] = []
         progress = self.setup.progress
@@ -62,7 +67,8 @@ class Agent:
             if not answer.strip():
                 state, error = AgentState.FAILED, "the model gave an empty answer"
         except DeadlineExceeded:
-            state, error = AgentState.TIMED_OUT, "stopped by task_timeout"
+            limit = f"{self.setup.task_timeout:g} s (orchestrator.task_timeout)"
+            state, error = AgentState.TIMED_OUT, f"stopped after {limit}"
         except Cancelled:
             state, error = AgentState.CANCELLED, "cancelled"
         except LLMError as failure:

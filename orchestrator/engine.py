@@ -124,6 +124,7 @@ class Orchestrator:
             tools=self.tools,
             workspace=self.workspace,
             max_iterations=self.config.agent.max_iterations,
+            task_timeout=self.config.orchestrator.task_timeout,
             shared_context=prompts.shared_context(request),
             progress=progress,
         )
@@ -133,11 +134,9 @@ class Orchestrator:
         ]
         progress.set_agents([AgentStatus(a.index, a.subtask.role, a.model) for a in agents])
         progress.set_phase(Phase.RUNNING)
-        timeout = self.config.orchestrator.task_timeout
         workers = self.config.orchestrator.max_concurrent_agents or len(agents)
         with ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent") as pool:
-            # Each agent's deadline starts when it does: its timeout is its own, not global.
-            futures = [pool.submit(lambda a: a.run(cancel.child(timeout)), a) for a in agents]
+            futures = [pool.submit(agent.run, cancel) for agent in agents]
             outcomes = [future.result() for future in futures]
         answers = [result for result, _ in outcomes]
         calls = [call for _, agent_calls in outcomes for call in agent_calls]

@@ -31,6 +31,7 @@ from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SYNTHESIS = "## Summary\nIt divides by zero (`a.py:2`)."
+TIMED_OUT = "stopped after 300 s (orchestrator.task_timeout)"
 
 
 @pytest.fixture
@@ -487,7 +488,10 @@ def test_timeout_option_limits_each_agent(
     assert code == 0
     assert out.strip() == SYNTHESIS
     assert "agent 2/2 (role 2, gpt-4o-mini): timed out" in err
-    assert "deepthink: warning: agent 2 (role 2): stopped by task_timeout" in err
+    warning = (
+        "deepthink: warning: agent 2 (role 2): stopped after 0.5 s (orchestrator.task_timeout)"
+    )
+    assert warning in err
 
 
 @pytest.mark.usefixtures("env")
@@ -661,7 +665,7 @@ def test_state_lines_report_phases_and_finished_agents() -> None:
     one_failed = Snapshot(
         Phase.RUNNING,
         (
-            AgentStatus(0, "research", "m", AgentState.TIMED_OUT, error="stopped by task_timeout"),
+            AgentStatus(0, "research", "m", AgentState.TIMED_OUT, error=TIMED_OUT),
             AgentStatus(1, "analysis", "m", AgentState.RUNNING, step="search (step 1)"),
         ),
     )
@@ -669,7 +673,7 @@ def test_state_lines_report_phases_and_finished_agents() -> None:
     assert state_changes(None, Snapshot(Phase.DECOMPOSING, ())) == ["decomposing the request"]
     assert state_changes(Snapshot(Phase.DECOMPOSING, ()), running) == ["running 2 agents"]
     assert state_changes(running, one_failed) == [
-        "agent 1/2 (research, m): timed out: stopped by task_timeout"
+        f"agent 1/2 (research, m): timed out: {TIMED_OUT}"
     ]
     assert state_changes(one_failed, one_failed) == []
 

@@ -114,7 +114,7 @@ FAULTS = {
     ),
     "agent timeout": Fault(
         Reply(content="too late", delay=30),
-        "agent 1 (role 1): stopped by task_timeout",
+        "agent 1 (role 1): stopped after 3 s (orchestrator.task_timeout)",
         settings={"provider": {"max_retries": 0}, "orchestrator": {"task_timeout": 3}},
     ),
     "synthesis 500": Fault(
