@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
@@ -69,7 +69,14 @@ _LEAKY_VARIABLES = (
 )
 
 
-def server_env(llm: ScriptedLLMServer, home: Path) -> dict[str, str]:
+class Endpoint(Protocol):
+    """Where the server's LLM is: the scripted server, in this process or another."""
+
+    @property
+    def base_url(self) -> str: ...
+
+
+def server_env(llm: Endpoint, home: Path) -> dict[str, str]:
     """The server's whole environment: this one's, minus user settings, plus the scripted LLM."""
     env = {name: value for name, value in os.environ.items() if name not in _LEAKY_VARIABLES}
     env.update(
@@ -150,10 +157,11 @@ class Editor:
                 types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text)
             )
         )
-        return uri
+        return str(uri)
 
     def text(self, uri: str) -> str:
-        return self.documents[uri].source
+        source: str = self.documents[uri].source
+        return source
 
     def type(self, uri: str, at: types.Range, text: str) -> None:
         """The user edits the document."""
@@ -191,7 +199,7 @@ class Editor:
             self._change(
                 document.uri,
                 [
-                    types.TextDocumentContentChangePartial(range=edit.range, text=edit.new_text)
+                    types.TextDocumentContentChangePartial(range=edit.range, text=_new_text(edit))
                     for edit in ordered
                 ],
             )
@@ -315,7 +323,7 @@ async def editor(
             except Exception:
                 process.kill()  # a wedged server must not hang the test run
                 raise
-        await client.stop()
+        await client.stop()  # type: ignore[no-untyped-call]
 
 
 def _free_port() -> int:
@@ -335,3 +343,8 @@ async def _connect(client: LanguageClient, port: int) -> None:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.05)
+
+
+def _new_text(edit: types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit) -> str:
+    assert not isinstance(edit, types.SnippetTextEdit), "the server sends no snippets"
+    return edit.new_text

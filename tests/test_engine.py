@@ -13,7 +13,7 @@ from orchestrator.cancel import CancelToken
 from orchestrator.engine import Orchestrator
 from orchestrator.progress import AgentState, Phase, Progress, Snapshot
 from orchestrator.request import Mode, Request
-from orchestrator.result import RunStatus, Severity
+from orchestrator.result import RunResult, RunStatus, Severity
 from tests import scenarios
 from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ToolCall
 
@@ -204,10 +204,13 @@ def test_cancel_aborts_in_flight_calls_and_sends_nothing_after(
     token = CancelToken()
     progress = Progress()
     done = threading.Event()
-    results = []
-    thread = threading.Thread(
-        target=lambda: (results.append(orchestrator.run(REQUEST, token, progress)), done.set())
-    )
+    results: list[RunResult] = []
+
+    def run() -> None:
+        results.append(orchestrator.run(REQUEST, token, progress))
+        done.set()
+
+    thread = threading.Thread(target=run)
     thread.start()
     llm_server.wait_for_requests(5, timeout=10)
     token.cancel()
@@ -304,7 +307,7 @@ def test_synthesis_failure_returns_labelled_agent_answers(
 def test_review_returns_structured_findings(
     llm_server: ScriptedLLMServer, make_orchestrator: Make
 ) -> None:
-    findings = [
+    findings: list[dict[str, Any]] = [
         {
             "path": "a.py",
             "start_line": 2,

@@ -201,7 +201,7 @@ async def test_cancel_request_stops_a_job_held_open_for_a_client_without_progres
         uri = ed.open("a.py", SOURCE)
 
         command = asyncio.ensure_future(
-            ed.client.protocol.send_request_async(
+            ed.client.protocol.send_request_async(  # type: ignore[no-untyped-call]
                 types.WORKSPACE_EXECUTE_COMMAND,
                 types.ExecuteCommandParams(
                     command="deepthink.run",
@@ -252,7 +252,8 @@ async def test_shutdown_with_a_job_in_flight_cancels_it_and_exits_cleanly(
 
     assert exit_code == 0
     assert all(request.aborted for request in requests[1:])
-    assert ed.client.progress_reports[reply["job"]][-1].message == "cancelled"
+    end = ed.client.progress_reports[reply["job"]][-1]
+    assert isinstance(end, types.WorkDoneProgressEnd) and end.message == "cancelled"
 
 
 async def test_the_server_also_speaks_tcp(tmp_path: Path, llm_server: ScriptedLLMServer) -> None:

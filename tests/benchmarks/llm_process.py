@@ -83,13 +83,14 @@ def _serve(script: Script, arguments: tuple[Any, ...], pipe: Connection) -> None
             method, args = pipe.recv()
             if method == "stop":
                 return
+            value: Any
             try:
                 if method == "reset":
                     llm.clear()
                     script(llm, *args)
                     value = None
                 elif method == "requests":
-                    value: Any = llm.requests
+                    value = llm.requests
                 elif method == "wait_for_requests":
                     value = len(llm.wait_for_requests(*args))
                 elif method == "wait_settled":
