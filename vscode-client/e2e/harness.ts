@@ -129,6 +129,10 @@ export async function startCodeServer(options: CodeServerOptions): Promise<Start
             '--disable-workspace-trust',
             '--disable-getting-started-override',
             '--ignore-last-opened',
+            // Log channels at trace level: the client only records the LSP trace (which the
+            // key check reads) when its channel's level is trace.
+            '--log',
+            'trace',
             options.folder,
         ],
         { env: options.env },
