@@ -27,6 +27,7 @@ from orchestrator.cli import Target, main, parse_target, render_progress, state_
 from orchestrator.progress import AgentState, AgentStatus, Phase, Snapshot
 from tests import scenarios
 from tests.conftest import SAMPLE
+from tests.gitrepo import git
 from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,11 +72,6 @@ def chat_requests(llm: ScriptedLLMServer) -> list[RecordedRequest]:
 
 def agent_requests(llm: ScriptedLLMServer) -> list[RecordedRequest]:
     return [r for r in chat_requests(llm) if scenarios.is_agent(r.body)]
-
-
-def git(cwd: Path, *args: str) -> None:
-    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
-    subprocess.run(["git", *identity, *args], cwd=cwd, check=True, capture_output=True)
 
 
 def committed_repository(root: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from tests.gitrepo import git
 from tests.llm_server import Reply, ScriptedLLMServer
 from tests.lsp_harness import (
     AGENTS,
@@ -410,13 +410,3 @@ async def test_review_diff_reviews_the_uncommitted_changes_of_the_buffer(
     assert changed_progress[-1].message.startswith("done")
     decomposition = llm_server.requests[0].messages_text
     assert "-    return a / b\\n+    return a / b if b else 0.0" in decomposition
-
-
-def git(root: Path, *arguments: str) -> None:
-    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
-    subprocess.run(
-        ["git", *identity, "-c", "commit.gpgsign=false", *arguments],
-        cwd=root,
-        check=True,
-        timeout=30,
-    )

@@ -8,7 +8,6 @@ its own.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +19,7 @@ import pytest_asyncio
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
+from tests.gitrepo import git
 from tests.llm_server import Reply, ScriptedLLMServer, ToolCall
 from tests.lsp_harness import (
     AGENTS,
@@ -399,14 +399,3 @@ def block_agents(llm: ScriptedLLMServer, gate: threading.Event, synthesis: str) 
 
     llm.add(is_agent, after_gate)
     llm.add(SYNTHESIS, Reply(content=synthesis))
-
-
-def git(root: Any, *arguments: str) -> None:
-    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
-    subprocess.run(
-        ["git", *identity, "-c", "commit.gpgsign=false", *arguments],
-        cwd=root,
-        check=True,
-        timeout=30,
-        capture_output=True,
-    )

@@ -4,7 +4,6 @@ settings, stored results, progress texts and throttling, selections and diffs.""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from server.selection import (
     workspace_root,
 )
 from server.settings import Output, load_settings
+from tests.gitrepo import git
 
 CODE = "import os\n\ndef f(x):\n    return x\n\ndef g(y):\n    return y\n"
 
@@ -487,17 +487,6 @@ def test_requests_carry_the_selection_context_and_question(tmp_path: Path) -> No
     assert "import os" in ask.context
     review = build_request(selection, Mode.REVIEW_DIFF, "ignored", 1000, diff="+x")
     assert (review.selection, review.context, review.question) == ("+x", "", None)
-
-
-def git(root: Path, *arguments: str) -> None:
-    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
-    subprocess.run(
-        ["git", *identity, "-c", "commit.gpgsign=false", *arguments],
-        cwd=root,
-        check=True,
-        timeout=30,
-        capture_output=True,
-    )
 
 
 def test_the_diff_compares_the_buffer_with_head(tmp_path: Path) -> None:

@@ -23,20 +23,7 @@ from orchestrator.tools.list_files import ListFiles
 from orchestrator.tools.read_file import ReadFile
 from orchestrator.tools.search import Search
 from orchestrator.workspace import SandboxError, Workspace
-
-# Keeps the developer's own git config (signing, hooks, default branch) out of the test repos.
-GIT_ENV = {
-    **os.environ,
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, check=True
-    )
-    return result.stdout
+from tests.gitrepo import git
 
 
 def write(path: Path, text: str) -> Path:
