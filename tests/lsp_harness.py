@@ -348,3 +348,34 @@ async def _connect(client: LanguageClient, port: int) -> None:
 def _new_text(edit: types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit) -> str:
     assert not isinstance(edit, types.SnippetTextEdit), "the server sends no snippets"
     return edit.new_text
+
+
+DIVIDE = lines_range(3, 4, SOURCE)  # `def divide` and its body
+
+
+@dataclass
+class Session:
+    """One server shared by a module's tests: each is also a check that the last left it well."""
+
+    editor: Editor
+    llm: ScriptedLLMServer
+    files: int = 0
+
+    def new_file(self, name: str) -> str:
+        """A fresh file for this job: its own path keeps the result cache out of the way."""
+        self.files += 1
+        return self.editor.open(f"{self.files:02d}_{name}.py", SOURCE)
+
+    def configure(self, settings: dict[str, Any]) -> None:
+        """The user changes the `deepthink` settings; the next run waits for them."""
+        self.editor.client.set_configuration({"deepthink": settings})
+        self.editor.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings=None)
+        )
+
+
+@asynccontextmanager
+async def shared_session(root: Path) -> AsyncIterator[Session]:
+    with ScriptedLLMServer() as llm:
+        async with editor(root, llm) as ed:
+            yield Session(ed, llm)

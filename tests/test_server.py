@@ -16,12 +16,12 @@ from tests.llm_server import Reply, ScriptedLLMServer
 from tests.lsp_harness import (
     AGENTS,
     COMMENTED,
+    DIVIDE,
     SOURCE,
     SYNTHESIS_TEXT,
     TIMEOUT,
     Editor,
     editor,
-    lines_range,
     wait_until,
 )
 from tests.scenarios import (
@@ -33,8 +33,6 @@ from tests.scenarios import (
     plan,
     script_run,
 )
-
-DIVIDE = lines_range(3, 4, SOURCE)  # `def divide` and its body
 
 
 def script_blocked_agents(

@@ -18,50 +18,29 @@ import pytest
 import pytest_asyncio
 from lsprotocol import types
 
-from tests.llm_server import Reply, ScriptedLLMServer, ToolCall
+from tests.llm_server import Reply, ToolCall
 from tests.lsp_harness import (
     AGENTS,
-    SOURCE,
+    DIVIDE,
     SYNTHESIS_TEXT,
     TIMEOUT,
     Editor,
-    editor,
-    lines_range,
+    Session,
+    shared_session,
     wait_until,
 )
 from tests.scenarios import SYNTHESIS, agent_number, is_agent, script_run
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-DIVIDE = lines_range(3, 4, SOURCE)
 DEF_LINE = 3  # `def divide` before any comment is inserted
 FAST_FAILURES = {"provider": {"max_retries": 0}}
 
 
-@dataclass
-class Session:
-    editor: Editor
-    llm: ScriptedLLMServer
-    files: int = 0
-
-    def new_file(self, name: str) -> str:
-        """A fresh file for this job: its own path keeps the result cache out of the way."""
-        self.files += 1
-        return self.editor.open(f"{self.files:02d}_{name}.py", SOURCE)
-
-    def configure(self, settings: dict[str, Any]) -> None:
-        """The user changes the `deepthink` settings; the next run waits for them."""
-        self.editor.client.set_configuration({"deepthink": settings})
-        self.editor.client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings=None)
-        )
-
-
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Session]:
-    with ScriptedLLMServer() as llm:
-        async with editor(tmp_path_factory.mktemp("faults"), llm) as ed:
-            yield Session(ed, llm)
+    async with shared_session(tmp_path_factory.mktemp("faults")) as session:
+        yield session
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -11,7 +11,6 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,12 +22,14 @@ from tests.gitrepo import git
 from tests.llm_server import Reply, ScriptedLLMServer, ToolCall
 from tests.lsp_harness import (
     AGENTS,
+    DIVIDE,
     SOURCE,
     SYNTHESIS_TEXT,
     TIMEOUT,
     Editor,
-    editor,
+    Session,
     lines_range,
+    shared_session,
     wait_until,
 )
 from tests.scenarios import (
@@ -43,20 +44,11 @@ from tests.scenarios import (
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-DIVIDE = lines_range(3, 4, SOURCE)
-
-
-@dataclass
-class Session:
-    editor: Editor
-    llm: ScriptedLLMServer
-
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Session]:
-    with ScriptedLLMServer() as llm:
-        async with editor(tmp_path_factory.mktemp("input"), llm) as ed:
-            yield Session(ed, llm)
+    async with shared_session(tmp_path_factory.mktemp("input")) as session:
+        yield session
 
 
 @pytest_asyncio.fixture(loop_scope="module")
