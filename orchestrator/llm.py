@@ -17,7 +17,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from orchestrator.cancel import CancelToken
 from orchestrator.config import ProviderConfig
@@ -285,6 +285,9 @@ class LLMClient:
                 api_key=self._secret,
                 max_retries=0,  # retries are ours, so that a cancel also interrupts the wait
                 timeout=self.provider.request_timeout,
+                # httpx's connection pool checks every connection at each request, which dozens
+                # of agents starting at once feel; aiohttp's does not (see the benchmarks).
+                http_client=openai.DefaultAioHttpClient(),
             )
         return self._client
 
@@ -307,16 +310,18 @@ class LLMClient:
             text = f"{where} kept rate-limiting the requests (429) after retries: try again later"
         elif isinstance(error, openai.APIStatusError):
             text = f"{where} answered {error.status_code}: {_server_message(error)}"
-        elif isinstance(error, openai.APITimeoutError):
-            timeout = self.provider.request_timeout
-            text = f"{where} did not answer within {timeout:g} s (provider.request_timeout)"
-        elif isinstance(error, openai.APIConnectionError) and _unusable(error):
-            text = (
-                f"cannot reach {where}: check that the server is running, "
-                "or set provider.base_url (or DEEPTHINK_BASE_URL)"
-            )
         elif isinstance(error, openai.APIConnectionError):
-            text = f"the connection to {where} broke off during the response"
+            text = {
+                "unreachable": (
+                    f"cannot reach {where}: check that the server is running, "
+                    "or set provider.base_url (or DEEPTHINK_BASE_URL)"
+                ),
+                "timeout": (
+                    f"{where} did not answer within {self.provider.request_timeout:g} s "
+                    "(provider.request_timeout)"
+                ),
+                "broken": f"the connection to {where} broke off during the response",
+            }[_connection_failure(error)]
         elif isinstance(error, _StreamBroken):
             text = f"{where}: {error}"
         elif isinstance(error, ValueError | openai.APIResponseValidationError | _NotAStream):
@@ -330,15 +335,31 @@ class LLMClient:
 def _unusable(error: Exception) -> bool:
     import openai
 
-    if isinstance(error, openai.APITimeoutError):
-        return False
     if isinstance(error, openai.APIConnectionError):
-        # A stream cut mid-way also surfaces as a connection error; only a refused
-        # or unresolvable connection (httpx's ConnectError) means nothing is there.
-        return type(error.__cause__).__name__ == "ConnectError"
+        return _connection_failure(error) == "unreachable"
     return isinstance(
         error, openai.AuthenticationError | openai.PermissionDeniedError | openai.NotFoundError
     )
+
+
+def _connection_failure(error: Exception) -> Literal["unreachable", "timeout", "broken"]:
+    """Why a connection failed, read from the root of the exception chain.
+
+    The openai error's own class is not enough: the aiohttp transport maps a refused
+    connection and a server hanging up mid-answer to timeouts.
+    """
+    import aiohttp
+
+    causes = []
+    cause: BaseException | None = error
+    while cause is not None and cause not in causes:
+        causes.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    if any(isinstance(c, aiohttp.ClientConnectorError) for c in causes):
+        return "unreachable"  # refused, or a name that does not resolve: nothing is there
+    if any(isinstance(c, TimeoutError) for c in causes):
+        return "timeout"
+    return "broken"
 
 
 def redact(text: str, secret: str) -> str:
