@@ -17,6 +17,8 @@ from orchestrator.result import AgentResult, CallUsage
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.workspace import Workspace
 
+TOKEN_UPDATE_INTERVAL = 0.05  # seconds between an agent's token-count updates while it streams
+
 FINISH_TOOL: dict[str, Any] = {
     "type": "function",
     "function": {
@@ -135,8 +137,16 @@ class Agent:
         raise AssertionError("unreachable: the last step always returns")
 
     def _token_counter(self, before: int) -> Callable[[int], None]:
+        # Called for every streamed chunk, on the transport thread that all agents share:
+        # publishing each one would cost more than the display gains.
+        published = 0.0
+
         def count(chunks: int) -> None:
-            self.setup.progress.update_agent(self.index, tokens=before + chunks)
+            nonlocal published
+            now = time.monotonic()
+            if now - published >= TOKEN_UPDATE_INTERVAL:
+                published = now
+                self.setup.progress.update_agent(self.index, tokens=before + chunks)
 
         return count
 
