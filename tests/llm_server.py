@@ -39,8 +39,8 @@ DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "scripted-model")
 CHAT_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
 
-# How often waits look for a client that hung up; short enough that a cancelled request is
-# seen as aborted almost at once, long enough not to burn CPU.
+# How often a wait looks for a client that hung up, in the rare case that select() cannot
+# tell: the client sent more bytes while waiting for its answer.
 _POLL_SECONDS = 0.02
 _CONTENT_PIECE_CHARS = 20
 _ARGUMENT_PIECE_CHARS = 12
@@ -139,6 +139,8 @@ class ScriptedLLMServer:
         self._requests: list[RecordedRequest] = []
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
+        # Readable once stop() is called, so that waits can select() on it with the client.
+        self._stop_signal: tuple[socket.socket, socket.socket] | None = None
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -148,6 +150,7 @@ class ScriptedLLMServer:
         if self._httpd is not None:
             raise RuntimeError("ScriptedLLMServer is already running")
         self._stopping.clear()
+        self._stop_signal = socket.socketpair()
         self._httpd = _HTTPServer(("127.0.0.1", self._port), self)
         # A short poll interval keeps stop() prompt: shutdown() waits for the serve loop.
         self._thread = threading.Thread(
@@ -163,7 +166,9 @@ class ScriptedLLMServer:
         httpd, thread = self._httpd, self._thread
         if httpd is None or thread is None:
             return
-        self._stopping.set()  # wakes handlers waiting in delays
+        self._stopping.set()
+        assert self._stop_signal is not None
+        self._stop_signal[1].send(b"x")  # wakes handlers waiting in delays
         httpd.shutdown()
         with self._state:
             connections = list(self._connections)
@@ -173,7 +178,9 @@ class ScriptedLLMServer:
             _shutdown_quietly(connection)
         httpd.server_close()
         thread.join()
-        self._httpd = self._thread = None
+        for end in self._stop_signal:
+            end.close()
+        self._httpd = self._thread = self._stop_signal = None
 
     def __enter__(self) -> ScriptedLLMServer:
         return self.start()
@@ -531,17 +538,22 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._send_head(200, {**headers, **reply.headers})
         events = [f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n" for chunk in chunks]
+        # Events ready together go out in one write, as from a server that had them at once.
+        pending = b""
         for number, event in enumerate([*events, "data: [DONE]\n\n"]):
             if number == reply.truncate_after:
                 # No terminating chunk: the client sees a broken chunked body, not a clean end.
+                self._write(pending)
                 self.close_connection = True
                 return
-            if number:
+            if number and reply.chunk_delay:
+                self._write(pending)
+                pending = b""
                 self._wait(reply.chunk_delay)
-            data = _http_chunk(event.encode())
-            # The last event and the end of the body go out in one write: a client that hangs
-            # up right after [DONE] must not make a finished response look aborted.
-            self._write(data + _http_chunk(b"") if number == len(events) else data)
+            pending += _http_chunk(event.encode())
+        # The last event and the end of the body go out in one write: a client that hangs up
+        # right after [DONE] must not make a finished response look aborted.
+        self._write(pending + _http_chunk(b""))
 
     def _send_head(self, status: int, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -563,18 +575,21 @@ class _Handler(BaseHTTPRequestHandler):
             raise _ClientGone from err
 
     def _wait(self, seconds: float) -> None:
-        """Sleep, waking at once on stop() and within a poll interval if the client hangs up."""
+        """Sleep, waking at once on stop() or when the client hangs up."""
+        stop_signal = self.server.owner._stop_signal
+        assert stop_signal is not None
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
-            if self._client_hung_up():
-                raise _ClientGone
-            if self.server.owner._stopping.wait(min(left, _POLL_SECONDS)):
+            readable, _, _ = select.select([self.connection, stop_signal[0]], [], [], left)
+            if stop_signal[0] in readable:
                 raise _ServerStopping
+            if readable:
+                if self._client_hung_up():
+                    raise _ClientGone
+                time.sleep(min(left, _POLL_SECONDS))
 
     def _client_hung_up(self) -> bool:
-        readable, _, _ = select.select([self.connection], [], [], 0)
-        if not readable:
-            return False
+        """Whether the readable connection is at its end, rather than holding more bytes."""
         try:
             return not self.connection.recv(1, socket.MSG_PEEK)  # b"" means EOF
         except ConnectionError:
