@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
+from orchestrator.cancel import CancelToken
 from orchestrator.config import Config, validate
 from orchestrator.engine import Orchestrator
 from orchestrator.llm import LLMClient
@@ -112,7 +115,13 @@ def scaling_row(
     measured = [run_engine(llm, client, agents, None) for _ in range(runs)]
     parallel = min(wall for wall, _ in measured)
     path = critical_path(agents)
-    cells = [str(agents), f"{parallel:.3f}", f"{path:.3f}", f"{parallel / path:.3f}"]
+    cells = [
+        str(agents),
+        f"{parallel:.3f}",
+        f"{path:.3f}",
+        f"{parallel / path:.3f}",
+        f"{(parallel - path) / agents * 1000:.1f}",
+    ]
     if agents <= 16:  # 64 agents one after another would take a minute and say nothing new
         sequential = run_engine(llm, client, agents, 1)[0]
         cells += [f"{sequential:.2f}", f"{sequential / parallel:.1f}x"]
@@ -138,6 +147,7 @@ def engine_table(runs: int) -> None:
         "wall (s)",
         "critical path (s)",
         "wall / path",
+        "overhead per agent (ms)",
         "sequential (s)",
         "speed-up",
     ]
@@ -157,6 +167,59 @@ def engine_table(runs: int) -> None:
         finally:
             client.close()
     print(f"\nshared prompt prefix across agents: min {min(shares):.1%} (target >= 80%)\n")
+
+
+def plain_answer(llm: ScriptedLLMServer) -> None:
+    llm.add(None, Reply(content="Answer 1: see `engine.py:12`. " * 3))
+
+
+def transport_cpu(requests: int) -> None:
+    """Where the overhead of many agents goes: client CPU per streamed request, one at a time.
+
+    The same request through LLMClient (the openai client on aiohttp) and through bare
+    aiohttp, which still parses every event, side by side.
+    """
+    messages = [{"role": "user", "content": SAMPLE.read_text()[:6000]}]
+    with LLMServerProcess(plain_answer) as llm:
+        client = LLMClient(engine_config(llm.base_url, 1, None).provider, "bench-key")
+        try:
+
+            def through_client() -> None:
+                client.complete(model="bench", messages=messages, cancel=CancelToken())
+
+            for _ in range(20):  # warm-up, and the openai import
+                through_client()
+            started = time.process_time()
+            for _ in range(requests):
+                through_client()
+            ours = (time.process_time() - started) / requests
+        finally:
+            client.close()
+        bare = asyncio.run(bare_aiohttp_cpu(llm.base_url, messages, requests))
+    print(
+        f"client CPU per streamed request, one at a time: {ours * 1000:.2f} ms through "
+        f"the openai client, {bare * 1000:.2f} ms with bare aiohttp ({ours / bare:.1f}x)\n"
+    )
+
+
+async def bare_aiohttp_cpu(base_url: str, messages: list[dict[str, Any]], requests: int) -> float:
+    body = {"model": "bench", "messages": messages, "stream": True}
+    headers = {"Authorization": "Bearer bench-key"}
+    async with aiohttp.ClientSession() as session:
+
+        async def one() -> None:
+            url = f"{base_url}/chat/completions"
+            async with session.post(url, json=body, headers=headers) as response:
+                async for line in response.content:
+                    if line.startswith(b"data: {"):
+                        json.loads(line[6:])
+
+        for _ in range(20):
+            await one()
+        started = time.process_time()
+        for _ in range(requests):
+            await one()
+        return (time.process_time() - started) / requests
 
 
 def server_tables(runs: int) -> None:
@@ -185,6 +248,7 @@ def main() -> None:
     )
     if args.only != "server":
         engine_table(args.runs)
+        transport_cpu(300)
     if args.only != "engine":
         server_tables(args.runs)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
