@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -70,6 +71,12 @@ class Completion:
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = Usage()
     model: str = ""
+
+    def redacted(self, secret: str) -> Completion:
+        calls = [
+            ToolCall(call.id, call.name, redact(call.arguments, secret)) for call in self.tool_calls
+        ]
+        return dataclasses.replace(self, content=redact(self.content, secret), tool_calls=calls)
 
 
 class _StreamBroken(Exception):
@@ -273,7 +280,9 @@ class LLMClient:
                 answer.add(chunk)
                 if on_tokens is not None:
                     on_tokens(answer.chunks)
-        return answer.completion(model, messages)
+        # A model can be led to repeat the key (by an injection in the code it reads, or a
+        # proxy that echoes headers): what it says reaches results, logs and the cache.
+        return answer.completion(model, messages).redacted(self._secret)
 
     def _openai(self) -> openai.AsyncOpenAI:
         """The openai client, made on the transport thread: the import never blocks a caller."""

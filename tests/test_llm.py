@@ -51,6 +51,21 @@ def test_streamed_text_tool_calls_and_usage(
     assert request.headers["authorization"] == "Bearer sk-test-secret"
 
 
+def test_a_key_repeated_by_the_model_is_redacted(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(
+        None,
+        Reply(
+            content="Your key is sk-test-secret.",
+            tool_calls=[ToolCall("search", {"pattern": "sk-test-secret"})],
+        ),
+    )
+    completion = client.complete(model="m", messages=MESSAGES, cancel=CancelToken())
+    assert completion.content == "Your key is ***."
+    assert [c.arguments for c in completion.tool_calls] == ['{"pattern": "***"}']
+
+
 @pytest.mark.parametrize(
     "fault",
     [

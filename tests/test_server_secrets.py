@@ -1,6 +1,6 @@
 """The API key appears nowhere the user or a log collector can see: not in the server's
 DEBUG log, the LSP trace either way, messages, hovers, comments, diagnostics or the cache,
-even when the endpoint echoes it back in its error bodies."""
+even when the endpoint echoes it back in its error bodies or a model repeats it."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ async def test_the_api_key_appears_nowhere(
     llm_server.add(second_agent, Reply(status=400, error_message=f"bad key {KEY}"), times=1)
     llm_server.add(DECOMPOSE, Reply(content=plan(AGENTS)), times=1)
     llm_server.add(is_agent, Reply(content="The divisor may be zero."), times=1)
-    llm_server.add(SYNTHESIS, Reply(content="Risky." + findings_block([finding])), times=1)
+    # The answer repeats the key, as a prompt injection in the code read could make it.
+    answer = f"Risky. Called with {KEY}." + findings_block([finding])
+    llm_server.add(SYNTHESIS, Reply(content=answer), times=1)
     hovers: list[types.Hover | None] = []
     replies: list[Any] = []
     async with editor(
@@ -57,7 +59,7 @@ async def test_the_api_key_appears_nowhere(
         hovers.append(await ed.hover(uri, ed.text(uri).split("\n").index("def divide(a, b):")))
 
         # A complete result goes into the cache, and the same request is answered from it.
-        script_run(llm_server, AGENTS, synthesis=SYNTHESIS_TEXT)
+        script_run(llm_server, AGENTS, synthesis=f"{SYNTHESIS_TEXT} Key: {KEY}")
         area = ed.text(uri).split("\n").index("def area(r):")
         for _ in range(2):
             selection = lines_range(area, area + 1, ed.text(uri))
