@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -168,13 +169,21 @@ def _block_comment(body: list[str], indent: str, opening: str, closing: str) -> 
 def _defused(text: str, opening: str, closing: str) -> str:
     """The text with a space inside every token that would end the comment early: the
     closing one; `--` in markup (XML forbids it in comments, HTML also ends one at `--!>`);
-    the opening one where comments nest (OCaml), as it would need a second closing."""
+    the opening one where comments nest (OCaml), as it would need a second closing.
+
+    OCaml also reads string literals inside comments, and one left open (`"`, `{|`, `{id|`)
+    swallows the rest of the file: double quotes become single ones, which it skips.
+    """
     tokens = [closing]
     if opening == "<!--":
         tokens.append("--")
     if opening == "(*":
         tokens.append(opening)
+        text = _OCAML_QUOTED_STRING.sub(r"{ \1|", text.replace('"', "'"))
     for token in tokens:
         while token in text:  # `---` holds a second `--` once the first is broken
             text = text.replace(token, f"{token[0]} {token[1:]}")
     return text
+
+
+_OCAML_QUOTED_STRING = re.compile(r"\{([a-z_]*)\|")

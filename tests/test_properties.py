@@ -78,8 +78,8 @@ def is_comment(line: str, indent: str, style: CommentStyle, place: str) -> bool:
         return line == indent + closing
     if closing in line:
         return False
-    if opening == "(*" and opening in line:
-        return False  # OCaml comments nest
+    if opening == "(*" and (opening in line or '"' in line or re.search(r"\{[a-z_]*\|", line)):
+        return False  # OCaml comments nest, and strings inside them must be closed
     return not (opening == "<!--" and "--" in line)  # XML forbids `--` inside a comment
 
 
@@ -104,6 +104,9 @@ def is_comment(line: str, indent: str, style: CommentStyle, place: str) -> bool:
 )
 @example(  # OCaml comments nest
     text="let x = 1", language="ocaml", first=0, length=0, markdown="(* a *) b *)", question=None
+)
+@example(  # OCaml reads strings inside comments: an open one swallows the code below
+    text="let x = 1", language="ocaml", first=0, length=0, markdown='a " b {|c {id|d', question=None
 )
 def test_an_inserted_comment_changes_no_line_and_is_all_comment(
     text: str, language: str, first: int, length: int, markdown: str, question: str | None
