@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import jiter
 
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
@@ -34,9 +37,18 @@ class PlanError(ValueError):
 
 
 def decompose(
-    request: Request, count: int, llm: LLMClient, model: str, cancel: CancelToken
+    request: Request,
+    count: int,
+    llm: LLMClient,
+    model: str,
+    cancel: CancelToken,
+    on_subtask: Callable[[int, Subtask], None] | None = None,
 ) -> Plan:
     """Ask the model for `count` sub-questions; retry once on a bad reply, then fall back.
+
+    `on_subtask(index, subtask)` hears of each sub-question as soon as it has streamed in
+    whole, in order, so that its agent can start before the plan is complete. A retry
+    streams its own plan and reports from index 0 again.
 
     An LLMError from the endpoint propagates: the caller decides whether the
     endpoint is usable at all.
@@ -48,7 +60,8 @@ def decompose(
     calls: list[CallUsage] = []
     problem = ""
     for attempt in range(2):
-        completion = llm.complete(model=model, messages=messages, cancel=cancel)
+        on_text = _Announcer(count, on_subtask).hear if on_subtask else None
+        completion = llm.complete(model=model, messages=messages, cancel=cancel, on_text=on_text)
         calls.append(CallUsage(f"decompose {attempt + 1}", model, completion.usage))
         try:
             return Plan(parse_plan(completion.content, count), calls)
@@ -74,14 +87,64 @@ def parse_plan(text: str, count: int) -> list[Subtask]:
         raise PlanError(f"expected exactly {count} subtasks, got {len(items)}")
     subtasks = []
     for number, item in enumerate(items, start=1):
-        role = item.get("role") if isinstance(item, dict) else None
-        question = item.get("question") if isinstance(item, dict) else None
-        if not (isinstance(role, str) and role.strip()):
-            raise PlanError(f'subtask {number} has no "role" string')
-        if not (isinstance(question, str) and question.strip()):
-            raise PlanError(f'subtask {number} has no "question" string')
-        subtasks.append(Subtask(role.strip()[:60], question.strip()))
+        subtask = _subtask(item)
+        if isinstance(subtask, str):
+            raise PlanError(f"subtask {number} {subtask}")
+        subtasks.append(subtask)
     return subtasks
+
+
+def streamed_subtasks(text: str, count: int) -> list[Subtask]:
+    """The sub-questions complete so far in a plan still streaming in (at most `count`).
+
+    A string still open is left out of the partial parse, so an item counts once its role
+    and question have both been closed.
+    """
+    try:
+        data = _load_json(text, partial=True)
+    except PlanError:
+        return []
+    items = data.get("subtasks") if isinstance(data, dict) else data
+    subtasks: list[Subtask] = []
+    for item in items[:count] if isinstance(items, list) else ():
+        subtask = _subtask(item)
+        if isinstance(subtask, str):
+            break
+        subtasks.append(subtask)
+    return subtasks
+
+
+class _Announcer:
+    """Reports each sub-question of one streamed plan once, as it completes."""
+
+    def __init__(self, count: int, on_subtask: Callable[[int, Subtask], None]) -> None:
+        self._count = count
+        self._on_subtask = on_subtask
+        self._announced = 0
+        self._read = 0  # characters of the text already looked at
+
+    def hear(self, text: str) -> None:
+        # The text arrives a few characters at a time, on the thread all agents' requests
+        # share: parse again only once an item may have closed (the last one does with `}`).
+        fresh = text[self._read :] if len(text) >= self._read else text  # a retry starts over
+        self._read = len(text)
+        if "}" not in fresh:
+            return
+        complete = streamed_subtasks(text, self._count)
+        for index in range(self._announced, len(complete)):
+            self._on_subtask(index, complete[index])
+        self._announced = max(self._announced, len(complete))
+
+
+def _subtask(item: object) -> Subtask | str:
+    """The subtask an item of the plan describes, or what it lacks."""
+    role = item.get("role") if isinstance(item, dict) else None
+    question = item.get("question") if isinstance(item, dict) else None
+    if not (isinstance(role, str) and role.strip()):
+        return 'has no "role" string'
+    if not (isinstance(question, str) and question.strip()):
+        return 'has no "question" string'
+    return Subtask(role.strip()[:60], question.strip())
 
 
 def fallback_plan(request: Request, count: int) -> list[Subtask]:
@@ -97,12 +160,18 @@ def fallback_plan(request: Request, count: int) -> list[Subtask]:
     return subtasks
 
 
-def _load_json(text: str) -> Any:
+def _load_json(text: str, partial: bool = False) -> Any:
+    """The JSON value in the reply; `partial` reads the beginning of one still streaming."""
     fenced = _FENCE.search(text)
     candidate = fenced.group(1) if fenced else text
     start = min((i for i in (candidate.find("{"), candidate.find("[")) if i >= 0), default=-1)
     if start < 0:
         raise PlanError("no JSON found in the reply")
+    if partial:
+        try:
+            return jiter.from_json(candidate[start:].encode(), partial_mode=True)
+        except ValueError as error:
+            raise PlanError(f"invalid JSON: {error}") from None
     try:
         value, _ = json.JSONDecoder().raw_decode(candidate[start:])
     except json.JSONDecodeError as error:

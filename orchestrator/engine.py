@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from orchestrator import prompts
 from orchestrator.agent import Agent, AgentSetup
 from orchestrator.cache import ResultCache, cache_key
 from orchestrator.cancel import Cancelled, CancelToken
 from orchestrator.config import Config
-from orchestrator.decompose import Plan, decompose, fallback_plan
+from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
 from orchestrator.llm import LLMClient, LLMError
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
 from orchestrator.request import Request
@@ -60,23 +61,37 @@ class Orchestrator:
         count = self.config.orchestrator.parallel_agents
         progress.set_phase(Phase.DECOMPOSING)
         failures: list[str] = []
-        try:
-            plan = decompose(request, count, self.llm, self.config.provider.model, cancel)
-        except Cancelled:
-            progress.set_phase(Phase.CANCELLED)
-            return RunResult(RunStatus.CANCELLED, "", seconds=time.monotonic() - started)
-        except LLMError as error:
-            if error.endpoint_unusable:
-                # Every agent would only repeat the failure: report it once, at once.
-                progress.set_phase(Phase.FAILED)
-                return RunResult(
-                    RunStatus.FAILED, "", seconds=time.monotonic() - started, failures=[str(error)]
+        workers = self.config.orchestrator.max_concurrent_agents or count
+        with ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent") as pool:
+            team = _Team(pool, self._agent_setup(request, progress), self.config, cancel)
+            plan: Plan | None
+            try:
+                # Each agent starts as soon as its sub-question has streamed in.
+                plan = decompose(
+                    request, count, self.llm, self.config.provider.model, cancel, team.start
                 )
-            plan = Plan(fallback_plan(request, count), [], f"decomposition failed ({error})")
-        if plan.note:
-            failures.append(plan.note)
-        answers, agent_calls = self._run_agents(request, plan, cancel, progress)
-        calls = plan.calls + agent_calls
+            except Cancelled:
+                plan = None
+            except LLMError as error:
+                if error.endpoint_unusable and not team.started:
+                    # Every agent would only repeat the failure: report it once, at once.
+                    progress.set_phase(Phase.FAILED)
+                    return RunResult(
+                        RunStatus.FAILED,
+                        "",
+                        seconds=time.monotonic() - started,
+                        failures=[str(error)],
+                    )
+                plan = Plan(fallback_plan(request, count), [], f"decomposition failed ({error})")
+            if plan is not None:
+                if plan.note:
+                    failures.append(plan.note)
+                # Agents already started keep their sub-question; the plan gives the others.
+                for index, subtask in enumerate(plan.subtasks):
+                    team.start(index, subtask)
+                progress.set_phase(Phase.RUNNING)
+            answers, agent_calls = team.results()
+        calls = (plan.calls if plan else []) + agent_calls
         failures += [
             f"agent {a.index + 1} ({a.role}): {a.error}"
             for a in answers
@@ -116,10 +131,8 @@ class Orchestrator:
         status = RunStatus.DONE if len(succeeded) == len(answers) else RunStatus.PARTIAL
         return finish(status, synthesis.markdown, findings=synthesis.findings)
 
-    def _run_agents(
-        self, request: Request, plan: Plan, cancel: CancelToken, progress: Progress
-    ) -> tuple[list[AgentResult], list[CallUsage]]:
-        setup = AgentSetup(
+    def _agent_setup(self, request: Request, progress: Progress) -> AgentSetup:
+        return AgentSetup(
             llm=self.llm,
             tools=self.tools,
             workspace=self.workspace,
@@ -128,19 +141,43 @@ class Orchestrator:
             shared_context=prompts.shared_context(request),
             progress=progress,
         )
-        agents = [
-            Agent(index, subtask, self.config.agent_model(index), setup)
-            for index, subtask in enumerate(plan.subtasks)
-        ]
-        progress.set_agents([AgentStatus(a.index, a.subtask.role, a.model) for a in agents])
-        progress.set_phase(Phase.RUNNING)
-        workers = self.config.orchestrator.max_concurrent_agents or len(agents)
-        with ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent") as pool:
-            futures = [pool.submit(agent.run, cancel) for agent in agents]
-            outcomes = [future.result() for future in futures]
-        answers = [result for result, _ in outcomes]
-        calls = [call for _, agent_calls in outcomes for call in agent_calls]
-        return answers, calls
+
+
+class _Team:
+    """A run's agents, each started once, by the plan streaming in or by the plan complete.
+
+    Both call `start` in index order, so the agents started always run from 0 without a gap
+    and each one's index is its place in the progress.
+    """
+
+    def __init__(
+        self, pool: ThreadPoolExecutor, setup: AgentSetup, config: Config, cancel: CancelToken
+    ) -> None:
+        self._pool = pool
+        self._setup = setup
+        self._config = config
+        self._cancel = cancel
+        self._lock = threading.Lock()  # `start` is also called on the LLM transport thread
+        self._runs: list[Future[tuple[AgentResult, list[CallUsage]]]] = []
+
+    @property
+    def started(self) -> int:
+        with self._lock:
+            return len(self._runs)
+
+    def start(self, index: int, subtask: Subtask) -> None:
+        with self._lock:
+            if index != len(self._runs):
+                return  # started already
+            agent = Agent(index, subtask, self._config.agent_model(index), self._setup)
+            self._setup.progress.add_agent(AgentStatus(index, subtask.role, agent.model))
+            self._runs.append(self._pool.submit(agent.run, self._cancel))
+
+    def results(self) -> tuple[list[AgentResult], list[CallUsage]]:
+        with self._lock:
+            runs = list(self._runs)
+        outcomes = [run.result() for run in runs]
+        return [result for result, _ in outcomes], [c for _, calls in outcomes for c in calls]
 
 
 _PHASE_OF = {

@@ -97,13 +97,15 @@ class _StreamedAnswer:
     finished: bool = False
     chunks: int = 0
 
-    def add(self, chunk: object) -> None:
-        """Take in one event; ValueError if it is not shaped like a chunk."""
+    def add(self, chunk: object) -> bool:
+        """Take in one event and say whether the text grew; ValueError if it is not a chunk."""
+        pieces = len(self.content)
         try:
             self._add(cast(dict[str, Any], chunk))
         except (AttributeError, KeyError, TypeError) as error:
             raise ValueError(f"not a chat.completion.chunk: {chunk!r:.200}") from error
         self.chunks += 1
+        return len(self.content) > pieces
 
     def _add(self, chunk: dict[str, Any]) -> None:
         if (usage := chunk.get("usage")) is not None:
@@ -135,6 +137,18 @@ class _StreamedAnswer:
         return Completion(text, tool_calls, usage, model)
 
 
+@dataclass(frozen=True)
+class _Listeners:
+    on_tokens: Callable[[int], None] | None
+    on_text: Callable[[str], None] | None
+
+    def heard(self, answer: _StreamedAnswer, text_grew: bool) -> None:
+        if self.on_tokens is not None:
+            self.on_tokens(answer.chunks)
+        if self.on_text is not None and text_grew:
+            self.on_text("".join(answer.content))
+
+
 def _text(value: object) -> str:
     """A string field of a chunk; absent is empty."""
     if value is None:
@@ -164,15 +178,18 @@ class LLMClient:
         cancel: CancelToken,
         tools: list[dict[str, Any]] | None = None,
         on_tokens: Callable[[int], None] | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> Completion:
         """Stream one completion; raises Cancelled/DeadlineExceeded on cancel, LLMError on failure.
 
-        `on_tokens` is called with the running count of streamed chunks so that
-        progress can show an agent is alive.
+        `on_tokens` is called with the running count of streamed chunks so that progress can
+        show an agent is alive; `on_text` with the text streamed so far, whenever it grows
+        (a retry starts it again from nothing). Both are called on the transport thread.
         """
         cancel.raise_if_cancelled()
+        listeners = _Listeners(on_tokens, on_text)
         future = asyncio.run_coroutine_threadsafe(
-            self._with_retries(model, messages, tools, on_tokens, cancel), self._loop
+            self._with_retries(model, messages, tools, listeners, cancel), self._loop
         )
 
         def abort() -> None:
@@ -210,13 +227,13 @@ class LLMClient:
         model: str,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None,
-        on_tokens: Callable[[int], None] | None,
+        listeners: _Listeners,
         cancel: CancelToken,
     ) -> Completion:
         attempt = 0
         while True:
             try:
-                return await self._stream(model, messages, tools, on_tokens)
+                return await self._stream(model, messages, tools, listeners)
             except Exception as error:
                 delay = self._retry_delay(error, attempt, cancel)
                 if delay is None:
@@ -251,7 +268,7 @@ class LLMClient:
         model: str,
         messages: list[dict[str, Any]],
         tools: list[dict[str, Any]] | None,
-        on_tokens: Callable[[int], None] | None,
+        listeners: _Listeners,
     ) -> Completion:
         from openai import AsyncStream
 
@@ -277,9 +294,8 @@ class LLMClient:
         answer = _StreamedAnswer()
         async with stream:
             async for chunk in stream:
-                answer.add(chunk)
-                if on_tokens is not None:
-                    on_tokens(answer.chunks)
+                grew = answer.add(chunk)
+                listeners.heard(answer, grew)
         # A model can be led to repeat the key (by an injection in the code it reads, or a
         # proxy that echoes headers): what it says reaches results, logs and the cache.
         return answer.completion(model, messages).redacted(self._secret)

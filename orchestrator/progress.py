@@ -113,9 +113,11 @@ class Progress:
         with self._lock:
             self._publish(dataclasses.replace(self._snapshot, phase=phase))
 
-    def set_agents(self, agents: list[AgentStatus]) -> None:
+    def add_agent(self, agent: AgentStatus) -> None:
+        """One more agent, whose index is its place in the list."""
         with self._lock:
-            self._publish(dataclasses.replace(self._snapshot, agents=tuple(agents)))
+            agents = (*self._snapshot.agents, agent)
+            self._publish(dataclasses.replace(self._snapshot, agents=agents))
 
     def update_agent(self, index: int, **changes: Any) -> None:
         """Apply changes to one agent; a finished agent never goes back to running."""

@@ -101,6 +101,74 @@ def test_malformed_plan_is_retried_once_then_falls_back_to_roles(
     assert result.status is RunStatus.DONE or result.status is RunStatus.PARTIAL
 
 
+def test_agents_start_while_the_plan_is_still_streaming_in(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    # About 0.1 s between the plan's pieces: the first sub-question is whole long before the
+    # last one has arrived.
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(4), chunk_delay=0.1))
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="Merged."))
+    snapshots: list[Snapshot] = []
+    progress = Progress()
+    progress.subscribe(snapshots.append)
+
+    result = make_orchestrator().run(REQUEST, progress=progress)
+
+    assert result.status is RunStatus.DONE
+    plan_request = chat_requests(llm_server)[0]
+    assert plan_request.finished is not None
+    first_agent = min(r.started for r in agent_requests(llm_server))
+    assert first_agent < plan_request.finished, "an agent asked before the plan was complete"
+    # The progress shows the agents as they start, still in the decomposing phase.
+    decomposing = [s for s in snapshots if s.phase is Phase.DECOMPOSING and s.agents]
+    assert decomposing and len(decomposing[0].agents) < 4
+    assert [a.role for a in result.agents] == [f"role {i}" for i in range(1, 5)]
+
+
+def test_agents_started_from_a_plan_that_proves_unusable_keep_their_questions(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    # Two whole sub-questions, then the plan ends short of four: the retry fills the rest.
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(2)), times=1)
+    retry = json.dumps(
+        {"subtasks": [{"role": f"retry {i}", "question": f"again {i}?"} for i in range(1, 5)]}
+    )
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=retry), times=1)
+    llm_server.add(None, Reply(content="An answer."))
+
+    result = make_orchestrator().run(REQUEST)
+
+    assert [a.role for a in result.agents] == ["role 1", "role 2", "retry 3", "retry 4"]
+    asked = sorted(r.body["messages"][-1]["content"] for r in agent_requests(llm_server))
+    assert len(asked) == 4, "each agent ran once"
+    assert ["sub-question 1?" in a for a in asked].count(True) == 1
+    assert ["again 4?" in a for a in asked].count(True) == 1
+    assert result.status is RunStatus.DONE
+
+
+def test_cancel_while_decomposing_stops_the_agents_already_started(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(4), chunk_delay=0.2))
+    llm_server.add(scenarios.is_agent, Reply(content="late", delay=30))
+    orchestrator = make_orchestrator()
+    token = CancelToken()
+    results: list[RunResult] = []
+    thread = threading.Thread(target=lambda: results.append(orchestrator.run(REQUEST, token)))
+    thread.start()
+    llm_server.wait_for_requests(2, timeout=10)  # the plan, and the first agent
+    token.cancel()
+    thread.join(10)
+    assert not thread.is_alive(), "run returned after cancel"
+    result = results[0]
+    assert result.status is RunStatus.CANCELLED
+    assert result.agents and {a.state for a in result.agents} == {AgentState.CANCELLED}
+    settled = llm_server.wait_settled()
+    assert all(r.aborted for r in settled), "the plan and the agent were both cut off"
+    assert len(chat_requests(llm_server)) < 5, "no agent started after the cancel"
+
+
 def test_tool_calls_are_executed_and_sandbox_escapes_refused(
     llm_server: ScriptedLLMServer, make_orchestrator: Make
 ) -> None:

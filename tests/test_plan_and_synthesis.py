@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
 
-from orchestrator.decompose import PlanError, fallback_plan, parse_plan
+from orchestrator.decompose import PlanError, fallback_plan, parse_plan, streamed_subtasks
 from orchestrator.request import Mode, Request
 from orchestrator.result import Severity
 from orchestrator.synthesis import split_findings
@@ -44,6 +45,31 @@ def test_unusable_plans_say_why(text: str, problem: str) -> None:
     count = 3 if "exactly 3" in problem else 1
     with pytest.raises(PlanError, match=problem):
         parse_plan(text, count)
+
+
+def test_subtasks_are_read_from_a_plan_still_streaming_in() -> None:
+    text = "Sure.\n```json\n" + json.dumps({"subtasks": [
+        {"role": "security", "question": "Is input checked?"},
+        {"role": "tests", "question": "What is untested?"},
+        {"role": "errors", "question": "What fails?"},
+    ]}) + "\n```"  # fmt: skip
+    seen = [[(s.role, s.question) for s in streamed_subtasks(text[:end], 2)] for end in
+            range(len(text) + 1)]  # fmt: skip
+    first = ("security", "Is input checked?")
+    # A sub-question counts only once its closing quote has arrived...
+    assert seen[text.index("Is input checked?")] == []
+    assert seen[text.index('"}, {"role": "tests"') + 1] == [first]
+    # ...items come in order, and never more than asked for.
+    assert seen[-1] == [first, ("tests", "What is untested?")]
+    assert all(len(a) <= len(b) and b[: len(a)] == a for a, b in itertools.pairwise(seen))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "no json", '[{"role": "r"', '{"subtasks": [{"role": "", "question": "q"}', '{"tasks": '],
+)
+def test_a_partial_plan_without_a_whole_subtask_gives_none(text: str) -> None:
+    assert streamed_subtasks(text, 4) == []
 
 
 @pytest.mark.parametrize("count", [1, 2, 4, 5, 9, 64])

@@ -30,9 +30,10 @@ from orchestrator.workspace import Workspace
 from tests import scenarios
 from tests.benchmarks import server_bench
 from tests.benchmarks.llm_process import LLMServerProcess
-from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ToolCall
+from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ToolCall, content_pieces
 
-DECOMPOSE_LATENCY = 0.20
+DECOMPOSE_LATENCY = 0.20  # until the whole plan has arrived
+DECOMPOSE_FIRST_TOKEN = 0.05  # then the plan streams in evenly, as a model writes it
 TOOL_TURN_LATENCY = 0.10
 SYNTHESIS_LATENCY = 0.20
 SAMPLE = Path(__file__).resolve().parents[2] / "orchestrator" / "engine.py"
@@ -43,8 +44,19 @@ def answer_latency(agent: int) -> float:
     return 0.15 + 0.05 * (agent % 4)
 
 
-def script(llm: ScriptedLLMServer, agents: int) -> None:
-    llm.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(agents), delay=DECOMPOSE_LATENCY))
+def plan_reply(agents: int, streamed: bool) -> Reply:
+    """The plan, streamed in over the decomposition latency, or all at once at its end."""
+    content = scenarios.plan(agents)
+    if not streamed:
+        return Reply(content=content, delay=DECOMPOSE_LATENCY)
+    # The stream is a role event, the pieces, a finish event, a usage event and [DONE].
+    pauses = len(content_pieces(content)) + 3
+    pause = (DECOMPOSE_LATENCY - DECOMPOSE_FIRST_TOKEN) / pauses
+    return Reply(content=content, delay=DECOMPOSE_FIRST_TOKEN, chunk_delay=pause)
+
+
+def script(llm: ScriptedLLMServer, agents: int, streamed: bool = True) -> None:
+    llm.add(scenarios.DECOMPOSE, plan_reply(agents, streamed))
 
     def agent(body: dict[str, Any]) -> Reply:
         number = scenarios.agent_number(body)
@@ -74,9 +86,13 @@ def engine_config(base_url: str, agents: int, concurrency: int | None) -> Config
 
 
 def run_engine(
-    llm: LLMServerProcess, client: LLMClient, agents: int, concurrency: int | None
+    llm: LLMServerProcess,
+    client: LLMClient,
+    agents: int,
+    concurrency: int | None,
+    streamed_plan: bool = True,
 ) -> tuple[float, list[RecordedRequest]]:
-    llm.reset(agents)
+    llm.reset(agents, streamed_plan)
     config = engine_config(llm.base_url, agents, concurrency)
     orchestrator = Orchestrator(config, Workspace(SAMPLE.parents[1]), client)
     text = SAMPLE.read_text()
@@ -115,12 +131,14 @@ def scaling_row(
     measured = [run_engine(llm, client, agents, None) for _ in range(runs)]
     parallel = min(wall for wall, _ in measured)
     path = critical_path(agents)
+    at_once = min(run_engine(llm, client, agents, None, False)[0] for _ in range(runs))
     cells = [
         str(agents),
         f"{parallel:.3f}",
         f"{path:.3f}",
         f"{parallel / path:.3f}",
         f"{(parallel - path) / agents * 1000:.1f}",
+        f"{at_once / path:.3f}",
     ]
     if agents <= 16:  # 64 agents one after another would take a minute and say nothing new
         sequential = run_engine(llm, client, agents, 1)[0]
@@ -139,8 +157,9 @@ def cpu_model() -> str:
 
 def engine_table(runs: int) -> None:
     print(
-        f"Engine, in process: latencies decompose {DECOMPOSE_LATENCY}s, tool turn "
-        f"{TOOL_TURN_LATENCY}s, answers 0.15-0.30s, synthesis {SYNTHESIS_LATENCY}s\n"
+        f"Engine, in process: latencies decompose {DECOMPOSE_LATENCY}s (first token "
+        f"{DECOMPOSE_FIRST_TOKEN}s), tool turn {TOOL_TURN_LATENCY}s, answers 0.15-0.30s, "
+        f"synthesis {SYNTHESIS_LATENCY}s\n"
     )
     header = [
         "agents",
@@ -148,6 +167,7 @@ def engine_table(runs: int) -> None:
         "critical path (s)",
         "wall / path",
         "overhead per agent (ms)",
+        "wall / path, plan at once",
         "sequential (s)",
         "speed-up",
     ]
