@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import gc
 import json
 import threading
 from collections.abc import Callable
@@ -314,6 +315,11 @@ class LLMClient:
                 # of agents starting at once feel; aiohttp's does not (see the benchmarks).
                 http_client=openai.DefaultAioHttpClient(),
             )
+            if gc.get_freeze_count() == 0:
+                # The import leaves hundreds of thousands of objects that live as long as the
+                # process: a full garbage collection walking them all stalled every thread
+                # for ~100 ms (agents, and the language server's hovers). Exempt them, once.
+                gc.freeze()
         return self._client
 
     def describe(self, error: Exception, model: str) -> str:

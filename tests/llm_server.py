@@ -68,6 +68,7 @@ class Reply:
     tool_calls: list[ToolCall] = field(default_factory=list)
     delay: float = 0.0  # seconds before the response headers
     chunk_delay: float = 0.0  # seconds between stream chunks
+    pieces: int | None = None  # stream the content in this many even pieces; None: word by word
     status: int = 200  # non-200 sends an OpenAI-shaped error body carrying `error_message`
     error_message: str = "scripted error"
     headers: dict[str, str] = field(default_factory=dict)
@@ -350,6 +351,15 @@ def completion_body(reply: Reply, request: RecordedRequest) -> Body:
     }
 
 
+def reply_pieces(reply: Reply) -> list[str]:
+    """The content's pieces, one per stream event."""
+    text = reply.content or ""
+    if reply.pieces is None:
+        return content_pieces(text)
+    size = -(-len(text) // reply.pieces)  # rounded up, so that there are no more pieces
+    return [text[start : start + size] for start in range(0, len(text), size)]
+
+
 def content_pieces(text: str, size: int = _CONTENT_PIECE_CHARS) -> list[str]:
     """Split into words with their trailing whitespace, long words cut to `size` characters."""
     words = [word for word in re.findall(r"\S*\s*", text) if word]
@@ -374,7 +384,7 @@ def stream_chunks(reply: Reply, request: RecordedRequest) -> list[Body]:
 
     role_content = "" if reply.content is not None else None
     chunks = [chunk({"role": "assistant", "content": role_content})]
-    chunks += [chunk({"content": piece}) for piece in content_pieces(reply.content or "")]
+    chunks += [chunk({"content": piece}) for piece in reply_pieces(reply)]
     for index, (call, call_id) in enumerate(
         zip(reply.tool_calls, tool_call_ids(reply), strict=True)
     ):

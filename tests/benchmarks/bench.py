@@ -30,7 +30,7 @@ from orchestrator.workspace import Workspace
 from tests import scenarios
 from tests.benchmarks import server_bench
 from tests.benchmarks.llm_process import LLMServerProcess
-from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ToolCall, content_pieces
+from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ToolCall
 
 DECOMPOSE_LATENCY = 0.20  # until the whole plan has arrived
 DECOMPOSE_FIRST_TOKEN = 0.05  # then the plan streams in evenly, as a model writes it
@@ -49,10 +49,11 @@ def plan_reply(agents: int, streamed: bool) -> Reply:
     content = scenarios.plan(agents)
     if not streamed:
         return Reply(content=content, delay=DECOMPOSE_LATENCY)
+    # A piece about a sub-question long per event: a model's token-sized events, at the pace
+    # this compressed time scale would need, would measure the scripted server's threads.
     # The stream is a role event, the pieces, a finish event, a usage event and [DONE].
-    pauses = len(content_pieces(content)) + 3
-    pause = (DECOMPOSE_LATENCY - DECOMPOSE_FIRST_TOKEN) / pauses
-    return Reply(content=content, delay=DECOMPOSE_FIRST_TOKEN, chunk_delay=pause)
+    pause = (DECOMPOSE_LATENCY - DECOMPOSE_FIRST_TOKEN) / (agents + 3)
+    return Reply(content=content, delay=DECOMPOSE_FIRST_TOKEN, chunk_delay=pause, pieces=agents)
 
 
 def script(llm: ScriptedLLMServer, agents: int, streamed: bool = True) -> None:
