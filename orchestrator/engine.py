@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import queue
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -66,10 +66,7 @@ class Orchestrator:
             team = _Team(pool, self._agent_setup(request, progress), self.config, cancel)
             plan: Plan | None
             try:
-                # Each agent starts as soon as its sub-question has streamed in.
-                plan = decompose(
-                    request, count, self.llm, self.config.provider.model, cancel, team.start
-                )
+                plan = self._plan(request, count, cancel, team)
             except Cancelled:
                 plan = None
             except LLMError as error:
@@ -131,6 +128,28 @@ class Orchestrator:
         status = RunStatus.DONE if len(succeeded) == len(answers) else RunStatus.PARTIAL
         return finish(status, synthesis.markdown, findings=synthesis.findings)
 
+    def _plan(self, request: Request, count: int, cancel: CancelToken, team: _Team) -> Plan:
+        """Decompose, starting each agent as soon as its sub-question has streamed in.
+
+        The plan is read on the LLM transport thread, which every agent's requests need:
+        agents are started from here instead, as starting a thread waits for it to run.
+        """
+        arrived: queue.SimpleQueue[tuple[int, Subtask] | None] = queue.SimpleQueue()
+        with ThreadPoolExecutor(1, thread_name_prefix="deepthink-plan") as planner:
+            planning = planner.submit(
+                decompose,
+                request,
+                count,
+                self.llm,
+                self.config.provider.model,
+                cancel,
+                lambda index, subtask: arrived.put((index, subtask)),
+            )
+            planning.add_done_callback(lambda _: arrived.put(None))
+            while (subtask := arrived.get()) is not None:
+                team.start(*subtask)
+            return planning.result()
+
     def _agent_setup(self, request: Request, progress: Progress) -> AgentSetup:
         return AgentSetup(
             llm=self.llm,
@@ -146,7 +165,7 @@ class Orchestrator:
 class _Team:
     """A run's agents, each started once, by the plan streaming in or by the plan complete.
 
-    Both call `start` in index order, so the agents started always run from 0 without a gap
+    Both start them in index order, so the agents started always run from 0 without a gap
     and each one's index is its place in the progress.
     """
 
@@ -157,26 +176,21 @@ class _Team:
         self._setup = setup
         self._config = config
         self._cancel = cancel
-        self._lock = threading.Lock()  # `start` is also called on the LLM transport thread
         self._runs: list[Future[tuple[AgentResult, list[CallUsage]]]] = []
 
     @property
     def started(self) -> int:
-        with self._lock:
-            return len(self._runs)
+        return len(self._runs)
 
     def start(self, index: int, subtask: Subtask) -> None:
-        with self._lock:
-            if index != len(self._runs):
-                return  # started already
-            agent = Agent(index, subtask, self._config.agent_model(index), self._setup)
-            self._setup.progress.add_agent(AgentStatus(index, subtask.role, agent.model))
-            self._runs.append(self._pool.submit(agent.run, self._cancel))
+        if index != len(self._runs):
+            return  # started already
+        agent = Agent(index, subtask, self._config.agent_model(index), self._setup)
+        self._setup.progress.add_agent(AgentStatus(index, subtask.role, agent.model))
+        self._runs.append(self._pool.submit(agent.run, self._cancel))
 
     def results(self) -> tuple[list[AgentResult], list[CallUsage]]:
-        with self._lock:
-            runs = list(self._runs)
-        outcomes = [run.result() for run in runs]
+        outcomes = [run.result() for run in self._runs]
         return [result for result, _ in outcomes], [c for _, calls in outcomes for c in calls]
 
 
