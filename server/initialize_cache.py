@@ -16,7 +16,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +43,18 @@ def build_identity() -> dict[str, Any]:
             if entry.name.endswith(".py")
         )
     return {
-        "pygls": version("pygls"),
-        "lsprotocol": version("lsprotocol"),
+        "pygls": _version("pygls"),
+        "lsprotocol": _version("lsprotocol"),
         "deepthink-lsp": server.__version__,
         "sources": sources,
     }
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:  # importable without its metadata, e.g. copied into a bundle
+        return None
 
 
 def cache_file(capabilities: object, build: dict[str, Any]) -> Path:

@@ -14,11 +14,13 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from server import initialize_cache
 from server.initialize_cache import KEPT, FirstInitialize, build_identity, cache_file, load, store
 from server.stdio_start import ReplayedStdin, initialize_request, read_first_message, response
 from tests.benchmarks.lsp_client import LSPServerProcess
@@ -158,6 +160,15 @@ def test_the_key_is_the_capabilities_and_the_server_build(cache_home: Path) -> N
     assert cache_file(CAPABILITIES, {**build, "pygls": "0.0"}) != path
     assert {"pygls", "lsprotocol", "deepthink-lsp"} <= build.keys()
     assert ("stdio_start.py",) in {source[:1] for source in build["sources"]}
+
+
+def test_a_library_without_its_metadata_has_no_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_metadata(distribution: str) -> str:
+        raise PackageNotFoundError(distribution)
+
+    monkeypatch.setattr(initialize_cache, "version", no_metadata)
+
+    assert build_identity()["pygls"] is None
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b"\xff\xfe"])
