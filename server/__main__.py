@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from server.server import create_server
+from server.stdio_start import serve_stdio
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,16 +38,18 @@ def main(argv: list[str] | None = None) -> None:
         # client every request: the editor's log would drown in them.
         for noisy in ("pygls", "httpx", "httpx2", "httpcore", "openai"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    server = create_server()
     if args.tcp:
         host, port = args.tcp
         try:
             port_number = int(port)
         except ValueError:
             parser.error(f"--tcp: PORT must be a number, got {port!r}")
-        server.start_tcp(host, port_number)
+        # Imported here: on stdio, serve_stdio imports it while it answers `initialize`.
+        from server.server import create_server
+
+        create_server().start_tcp(host, port_number)
     else:
-        server.start_io()
+        serve_stdio()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Handlers here only translate; the work lives in the modules they call.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Generator, Iterable
@@ -33,6 +34,7 @@ from server.actions import (
     resolve_code_action,
 )
 from server.backend import Backend
+from server.initialize_cache import FirstInitialize
 from server.jobs import Jobs
 from server.results import DiagnosticStore, HoverStore
 from server.run import run_command
@@ -44,7 +46,27 @@ SETTINGS_TIMEOUT = 10.0  # seconds a job waits for settings the client is still 
 
 
 class DeepThinkProtocol(LanguageServerProtocol):
-    """pygls' protocol with two repairs for jobs that outlive their request."""
+    """pygls' protocol with two repairs for jobs that outlive their request, and the
+    first `initialize` kept from being answered twice (server/stdio_start.py)."""
+
+    first_initialize: FirstInitialize | None = None
+
+    def _send_response(
+        self, msg_id: MsgId, result: Any | None = None, error: types.ResponseError | None = None
+    ) -> None:
+        # Every answer to a request passes here (pygls 2.1.1, protocol/json_rpc.py), the
+        # results of handlers as well as their errors.
+        first = self.first_initialize
+        if first is None or msg_id != first.msg_id:
+            super()._send_response(msg_id, result, error)
+            return
+        self.first_initialize = None
+        if first.answered is None:
+            super()._send_response(msg_id, result, error)
+        if error is not None:
+            first.settle(None)
+        else:  # as pygls' _send_data serializes it
+            first.settle(json.loads(json.dumps(result, default=self._serialize_message)))
 
     def _handle_cancel_notification(self, msg_id: MsgId) -> None:
         # pygls only cancels its own future for the request; the job runs on without this.
@@ -66,6 +88,8 @@ class DeepThinkProtocol(LanguageServerProtocol):
 
 
 class DeepThinkServer(LanguageServer):
+    protocol: DeepThinkProtocol
+
     def __init__(self) -> None:
         super().__init__("deepthink-lsp", __version__, protocol_cls=DeepThinkProtocol)
         self.jobs = Jobs()

@@ -1,5 +1,5 @@
 """The API key appears nowhere the user or a log collector can see: not in the server's
-DEBUG log, the LSP trace either way, messages, hovers, comments, diagnostics or the cache,
+DEBUG log, the LSP trace either way, messages, hovers, comments, diagnostics or the caches,
 even when the endpoint echoes it back in its error bodies or a model repeats it."""
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ async def test_the_api_key_appears_nowhere(
         await ed.progress_end(refused["job"])
         await ed.message("rejected the API key (401)")
 
-    cache_files = list((tmp_path / "home" / ".cache" / "deepthink").iterdir())
+    cache = tmp_path / "home" / ".cache" / "deepthink"  # results, and `initialize` answers
+    cache_files = [path for path in cache.rglob("*") if path.is_file()]
     seen_by_the_user = {
         "server log (DEBUG)": log_file.read_text("utf-8", errors="replace"),
         "messages the client sent": caplog.text,
@@ -97,6 +98,7 @@ async def test_the_api_key_appears_nowhere(
     assert "DEBUG" in log and "Sending data" in log and "Risky." in log
     assert '"command": "deepthink.run"' in caplog.text
     assert "It divides by zero" in seen_by_the_user["result cache"]
+    assert '"capabilities"' in seen_by_the_user["result cache"]  # an `initialize` answer
     assert "cached result" in repr(hovers[1])
     for where, text in seen_by_the_user.items():
         assert KEY not in text, f"the API key leaked into the {where}"

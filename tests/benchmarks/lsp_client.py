@@ -32,6 +32,7 @@ class LSPServerProcess:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
         self.notifications: list[Notification] = []
+        self.unexpected_responses: list[Any] = []  # to no request in flight, e.g. a second one
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._changed = asyncio.Event()
@@ -106,7 +107,9 @@ class LSPServerProcess:
             received = time.monotonic()
             if "method" not in message:
                 future = self._pending.pop(message["id"], None)
-                if future is not None and not future.done():
+                if future is None:
+                    self.unexpected_responses.append(message)
+                elif not future.done():
                     if "error" in message:
                         future.set_exception(RuntimeError(str(message["error"])))
                     else:

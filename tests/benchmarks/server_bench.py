@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ HOVER_LINE = 65
 
 # Jobs on `warm.py` finish at once (they leave a hover behind); all others are held open.
 WARM_FILE = "warm.py"
+READY_FILE = "ready.py"  # opened on every start, for the first request
 DECOMPOSE_DELAY = 0.3
 TOOL_TURN_DELAY = 0.3
 STREAM_CHUNK_DELAY = 0.02
@@ -103,8 +105,21 @@ class Session:
         self.server.notify("window/workDoneProgress/cancel", {"token": token})
 
 
-async def start_server(llm: LLMServerProcess, home: Path, root: Path) -> tuple[Session, float]:
-    """A server, initialized; and the seconds from its start to the `initialize` answer."""
+@dataclass(frozen=True)
+class StartFigures:
+    """Seconds from spawning the server to the `initialize` answer, and to the first request's."""
+
+    initialize: float
+    ready: float
+
+
+async def start_server(
+    llm: LLMServerProcess, home: Path, root: Path
+) -> tuple[Session, StartFigures]:
+    """A server, initialized, with a file open, and how long it took.
+
+    The cache of `initialize` answers is in `home`: the first start there has none.
+    """
     env = server_env(llm, home)
     started = time.monotonic()
     server = await LSPServerProcess.start([sys.executable, "-m", "server"], env, home / "log")
@@ -124,9 +139,15 @@ async def start_server(llm: LLMServerProcess, home: Path, root: Path) -> tuple[S
             },
         },
     )
-    seconds = time.monotonic() - started
+    initialized = time.monotonic() - started
     server.notify("initialized", {})
-    return Session(server, llm, root), seconds
+    session = Session(server, llm, root)
+    document = {"uri": session.open(READY_FILE)}
+    action = {"textDocument": document, "range": SELECTION, "context": {"diagnostics": []}}
+    assert await server.request("textDocument/codeAction", action), "no code actions"
+    ready = time.monotonic() - started
+    assert not server.unexpected_responses, server.unexpected_responses  # one answer each
+    return session, StartFigures(initialized, ready)
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -211,7 +232,8 @@ def pygls_import_seconds() -> float:
 
 @dataclass
 class ServerFigures:
-    starts: list[float] = field(default_factory=list)
+    first_starts: list[StartFigures] = field(default_factory=list)  # no cached `initialize`
+    starts: list[StartFigures] = field(default_factory=list)  # the next start, cache warm
     pygls_imports: list[float] = field(default_factory=list)
     idle_rss_kib: int = 0
     peak_rss_kib: int = 0
@@ -226,14 +248,16 @@ async def measure(repeats: int) -> ServerFigures:
         tempfile.TemporaryDirectory(prefix="deepthink-bench-") as temp,
         LLMServerProcess(script) as llm,
     ):
-        home, root = Path(temp) / "home", Path(temp) / "project"
-        home.mkdir()
+        root = Path(temp) / "project"
         root.mkdir()
         figures = ServerFigures()
-        for _ in range(STARTS):
-            session, seconds = await start_server(llm, home, root)
-            figures.starts.append(seconds)
-            await session.server.close()
+        for start in range(STARTS):
+            home = Path(temp) / f"home{start}"  # a new home: a user's first start
+            home.mkdir()
+            for starts in (figures.first_starts, figures.starts):
+                session, timing = await start_server(llm, home, root)
+                starts.append(timing)
+                await session.server.close()
             figures.pygls_imports.append(pygls_import_seconds())
         session, _ = await start_server(llm, home, root)
         try:
@@ -283,6 +307,10 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
+def _median_ms(seconds: Iterable[float]) -> str:
+    return _ms(statistics.median(seconds))
+
+
 def _percentile(values: list[float], percent: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
@@ -316,16 +344,24 @@ def tables(figures: ServerFigures) -> str:
             f"{_ms(max(s.requests_settled for s in samples))} | "
             f"{sum(s.requests_after for s in samples)} |"
         )
+    first, later = figures.first_starts, figures.starts
     lines += [
         "",
-        "| server start → `initialize` answered (ms) | of which any pygls server: "
-        "`python -c 'import pygls.lsp.server'` (ms) | idle RSS (MiB) "
-        f"| peak RSS, {JOBS} jobs of {AGENTS} agents (MiB) |",
-        "|---:|---:|---:|---:|",
-        f"| {_ms(statistics.median(figures.starts))} | "
-        f"{_ms(statistics.median(figures.pygls_imports))} | "
-        f"{figures.idle_rss_kib / 1024:.0f} | {figures.peak_rss_kib / 1024:.0f} |",
+        "| server start → | `initialize` answered (ms) | first request answered (ms) |",
+        "|---|---:|---:|",
+        f"| first start, no cached `initialize` | {_median_ms(s.initialize for s in first)} | "
+        f"{_median_ms(s.ready for s in first)} |",
+        f"| later starts | {_median_ms(s.initialize for s in later)} | "
+        f"{_median_ms(s.ready for s in later)} |",
+        f"| (a server that imports pygls first: `python -c 'import pygls.lsp.server'`) | "
+        f"{_median_ms(figures.pygls_imports)} | |",
         "",
-        f"Start-up figures are medians of {len(figures.starts)} starts; target < 300 ms.",
+        f"Medians of {len(later)} starts of each kind; target: `initialize` answered < 300 ms. "
+        "The first request is a codeAction after `initialized` and `didOpen`: it waits for "
+        "pygls, which later starts import while `initialize` is answered from the cache.",
+        "",
+        f"| idle RSS (MiB) | peak RSS, {JOBS} jobs of {AGENTS} agents (MiB) |",
+        "|---:|---:|",
+        f"| {figures.idle_rss_kib / 1024:.0f} | {figures.peak_rss_kib / 1024:.0f} |",
     ]
     return "\n".join(lines)
