@@ -62,7 +62,8 @@ class Orchestrator:
         progress.set_phase(Phase.DECOMPOSING)
         failures: list[str] = []
         workers = self.config.orchestrator.max_concurrent_agents or count
-        with ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent") as pool:
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent")
+        try:
             team = _Team(pool, self._agent_setup(request, progress), self.config, cancel)
             plan: Plan | None
             try:
@@ -88,6 +89,9 @@ class Orchestrator:
                     team.start(index, subtask)
                 progress.set_phase(Phase.RUNNING)
             answers, agent_calls = team.results()
+        finally:
+            # Every agent is done: their threads can exit while synthesis goes ahead.
+            pool.shutdown(wait=False)
         calls = (plan.calls if plan else []) + agent_calls
         failures += [
             f"agent {a.index + 1} ({a.role}): {a.error}"

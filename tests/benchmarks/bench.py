@@ -23,6 +23,7 @@ import aiohttp
 
 from orchestrator.cancel import CancelToken
 from orchestrator.config import Config, validate
+from orchestrator.decompose import streamed_subtasks
 from orchestrator.engine import Orchestrator
 from orchestrator.llm import LLMClient
 from orchestrator.request import Mode, Request
@@ -30,7 +31,7 @@ from orchestrator.workspace import Workspace
 from tests import scenarios
 from tests.benchmarks import server_bench
 from tests.benchmarks.llm_process import LLMServerProcess
-from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ToolCall
+from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ToolCall, reply_pieces
 
 DECOMPOSE_LATENCY = 0.20  # until the whole plan has arrived
 DECOMPOSE_FIRST_TOKEN = 0.05  # then the plan streams in evenly, as a model writes it
@@ -70,9 +71,31 @@ def script(llm: ScriptedLLMServer, agents: int, streamed: bool = True) -> None:
     llm.add(scenarios.SYNTHESIS, Reply(content="Merged answer.", delay=SYNTHESIS_LATENCY))
 
 
-def critical_path(agents: int) -> float:
-    slowest = max(answer_latency(n) for n in range(1, agents + 1))
-    return DECOMPOSE_LATENCY + TOOL_TURN_LATENCY + slowest + SYNTHESIS_LATENCY
+def critical_path(agents: int, streamed_plan: bool = True) -> float:
+    """The scripted latencies alone: the agent that can finish last, then synthesis.
+
+    Each agent can start once its sub-question has arrived, and synthesis once the plan
+    is complete too.
+    """
+    starts = plan_arrivals(agents) if streamed_plan else [DECOMPOSE_LATENCY] * agents
+    last = max(
+        start + TOOL_TURN_LATENCY + answer_latency(number)
+        for number, start in enumerate(starts, start=1)
+    )
+    return max(last, DECOMPOSE_LATENCY) + SYNTHESIS_LATENCY
+
+
+def plan_arrivals(agents: int) -> list[float]:
+    """When each sub-question has streamed in whole, by the engine's own reading of the plan."""
+    reply = plan_reply(agents, streamed=True)
+    arrivals: list[float] = []
+    text = ""
+    # The role event goes out after `delay`; content piece n follows n pauses later.
+    for number, piece in enumerate(reply_pieces(reply), start=1):
+        text += piece
+        whole = len(streamed_subtasks(text, agents))
+        arrivals += [reply.delay + number * reply.chunk_delay] * (whole - len(arrivals))
+    return arrivals
 
 
 def engine_config(base_url: str, agents: int, concurrency: int | None) -> Config:
@@ -133,13 +156,14 @@ def scaling_row(
     parallel = min(wall for wall, _ in measured)
     path = critical_path(agents)
     at_once = min(run_engine(llm, client, agents, None, False)[0] for _ in range(runs))
+    path_at_once = critical_path(agents, streamed_plan=False)
     cells = [
         str(agents),
         f"{parallel:.3f}",
         f"{path:.3f}",
         f"{parallel / path:.3f}",
         f"{(parallel - path) / agents * 1000:.1f}",
-        f"{at_once / path:.3f}",
+        f"{at_once / path_at_once:.3f}",
     ]
     if agents <= 16:  # 64 agents one after another would take a minute and say nothing new
         sequential = run_engine(llm, client, agents, 1)[0]
