@@ -94,8 +94,9 @@ def parse_plan(text: str, count: int) -> list[Subtask]:
     return subtasks
 
 
-def streamed_subtasks(text: str, count: int) -> list[Subtask]:
-    """The sub-questions complete so far in a plan still streaming in (at most `count`).
+def streamed_subtasks(text: str, count: int, skip: int = 0) -> list[Subtask]:
+    """The sub-questions complete so far in a plan still streaming in, after the first
+    `skip` ones (which are not checked again), up to the `count`th.
 
     A string still open is left out of the partial parse, so an item counts once its role
     and question have both been closed.
@@ -106,7 +107,7 @@ def streamed_subtasks(text: str, count: int) -> list[Subtask]:
         return []
     items = data.get("subtasks") if isinstance(data, dict) else data
     subtasks: list[Subtask] = []
-    for item in items[:count] if isinstance(items, list) else ():
+    for item in items[skip:count] if isinstance(items, list) else ():
         subtask = _subtask(item)
         if isinstance(subtask, str):
             break
@@ -130,10 +131,9 @@ class _Announcer:
         self._read = len(text)
         if "}" not in fresh:
             return
-        complete = streamed_subtasks(text, self._count)
-        for index in range(self._announced, len(complete)):
-            self._on_subtask(index, complete[index])
-        self._announced = max(self._announced, len(complete))
+        for subtask in streamed_subtasks(text, self._count, skip=self._announced):
+            self._on_subtask(self._announced, subtask)
+            self._announced += 1
 
 
 def _subtask(item: object) -> Subtask | str:

@@ -61,6 +61,7 @@ def test_subtasks_are_read_from_a_plan_still_streaming_in() -> None:
     assert seen[text.index('"}, {"role": "tests"') + 1] == [first]
     # ...items come in order, and never more than asked for.
     assert seen[-1] == [first, ("tests", "What is untested?")]
+    assert streamed_subtasks(text, 2, skip=1) == streamed_subtasks(text, 2)[1:]
     assert all(len(a) <= len(b) and b[: len(a)] == a for a, b in itertools.pairwise(seen))
 
 
