@@ -550,6 +550,9 @@ class _Handler(BaseHTTPRequestHandler):
         events = [f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n" for chunk in chunks]
         # Events ready together go out in one write, as from a server that had them at once.
         pending = b""
+        # Paced from the first event, as a model writes at a steady rate: a late wake-up
+        # (this thread waiting for the GIL) must not push back every event after it.
+        due = time.monotonic()
         for number, event in enumerate([*events, "data: [DONE]\n\n"]):
             if number == reply.truncate_after:
                 # No terminating chunk: the client sees a broken chunked body, not a clean end.
@@ -559,7 +562,8 @@ class _Handler(BaseHTTPRequestHandler):
             if number and reply.chunk_delay:
                 self._write(pending)
                 pending = b""
-                self._wait(reply.chunk_delay)
+                due += reply.chunk_delay
+                self._wait(due - time.monotonic())
             pending += _http_chunk(event.encode())
         # The last event and the end of the body go out in one write: a client that hangs up
         # right after [DONE] must not make a finished response look aborted.
