@@ -605,14 +605,13 @@ def state_changes(before: Snapshot | None, after: Snapshot) -> list[str]:
         elif after.phase is Phase.SYNTHESISING:
             lines.append("synthesising")
     earlier = {agent.index: agent.state for agent in before.agents} if before else {}
+    # While the plan still streams in, more agents may come: their number is not known yet.
+    of_all = "" if after.phase is Phase.DECOMPOSING else f"/{len(after.agents)}"
     for agent in after.agents:
         if agent.state.finished and earlier.get(agent.index) is not agent.state:
-            lines.append(f"agent {_agent_label(agent, len(after.agents))}: {_outcome(agent)}")
+            label = f"{agent.index + 1}{of_all} ({agent.role}, {agent.model})"
+            lines.append(f"agent {label}: {_outcome(agent)}")
     return lines
-
-
-def _agent_label(agent: AgentStatus, count: int) -> str:
-    return f"{agent.index + 1}/{count} ({agent.role}, {agent.model})"
 
 
 def _outcome(agent: AgentStatus) -> str:

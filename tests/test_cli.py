@@ -672,6 +672,11 @@ def test_state_lines_report_phases_and_finished_agents() -> None:
         f"agent 1/2 (research, m): timed out: {TIMED_OUT}"
     ]
     assert state_changes(one_failed, one_failed) == []
+    # An agent done while the plan still streams in: how many will come is not known yet.
+    early = Snapshot(Phase.DECOMPOSING, (AgentStatus(0, "research", "m", AgentState.DONE),))
+    assert state_changes(Snapshot(Phase.DECOMPOSING, ()), early)[0].startswith(
+        "agent 1 (research, m): done"
+    )
 
 
 # --- the real console entry, as a separate process ------------------------------------------
