@@ -90,7 +90,8 @@ class Orchestrator:
                 progress.set_phase(Phase.RUNNING)
             answers, agent_calls = team.results()
         finally:
-            # Every agent is done: their threads can exit while synthesis goes ahead.
+            # `results()` has waited for every agent: their idle threads can exit while
+            # synthesis goes ahead, rather than hold it up.
             pool.shutdown(wait=False)
         calls = (plan.calls if plan else []) + agent_calls
         failures += [
