@@ -115,10 +115,8 @@ async def test_a_fault_yields_the_partial_result_with_a_warning_naming_it(
     uri = session.new_file("fault")
     seen = len(ed.client.messages)
 
-    reply = await ed.run(uri, DIVIDE, "explain")
-    progress = await ed.progress_end(reply["job"])
+    progress = await explain_until_commented(ed, uri)
     warning = await wait_until(lambda: new_messages(ed, seen), "the warning")
-    await wait_until(lambda: uri_edited(ed, uri), "the comment to be inserted")
     hover = await ed.hover(uri, ed.text(uri).split("\n").index("def divide(a, b):"))
 
     assert [m.type for m in warning] == [types.MessageType.Warning]
@@ -148,9 +146,7 @@ async def test_a_rate_limit_within_the_budget_is_waited_out_and_retried(
     uri = session.new_file("rate_limited")
     seen = len(ed.client.messages)
 
-    reply = await ed.run(uri, DIVIDE, "explain")
-    progress = await ed.progress_end(reply["job"])
-    await wait_until(lambda: uri_edited(ed, uri), "the comment to be inserted")
+    progress = await explain_until_commented(ed, uri)
 
     first, retry = [request for request in llm.requests if agent_one(request.body)]
     assert retry.started - first.started >= 0.45, "Retry-After was honoured"
@@ -177,9 +173,7 @@ async def test_a_bad_tool_call_is_answered_to_the_model_which_carries_on(
     uri = session.new_file("tool_call")
     seen = len(ed.client.messages)
 
-    reply = await ed.run(uri, DIVIDE, "explain")
-    progress = await ed.progress_end(reply["job"])
-    await wait_until(lambda: uri_edited(ed, uri), "the comment to be inserted")
+    progress = await explain_until_commented(ed, uri)
 
     _, second = [request for request in llm.requests if agent_one(request.body)]
     tool_results = [m for m in second.body["messages"] if m.get("role") == "tool"]
@@ -248,6 +242,14 @@ async def test_an_untrusted_workspace_config_is_refused_until_removed(
 
 def new_messages(ed: Editor, seen: int) -> list[types.ShowMessageParams] | None:
     return list(ed.client.messages[seen:]) or None
+
+
+async def explain_until_commented(ed: Editor, uri: str) -> list[Any]:
+    """Explain the division; the progress values, once it has ended and the comment is in."""
+    reply = await ed.run(uri, DIVIDE, "explain")
+    progress = await ed.progress_end(reply["job"])
+    await wait_until(lambda: uri_edited(ed, uri), "the comment to be inserted")
+    return progress
 
 
 def uri_edited(ed: Editor, uri: str) -> bool:
