@@ -145,7 +145,7 @@ def test_cancel_stops_the_job_and_its_llm_requests(
     assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
     assert any(n["message"] == "deepthink: cancelled 1 job"
                for n in outcome.result["notifications"]), outcome.report
-    assert len(llm_server.requests) == settled == [1 + AGENTS]  # nothing sent after the cancel
+    assert [len(llm_server.requests)] == settled == [1 + AGENTS]  # nothing sent after the cancel
 
 
 def test_review_fills_diagnostics_and_the_quickfix_list(
