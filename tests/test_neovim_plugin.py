@@ -13,9 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.editors import (
+    VERSIONS,
+    Checkpoint,
+    Outcome,
+    neovim,
+    neovim_command,
+    run_editor,
+)
 from tests.llm_server import Reply, ScriptedLLMServer
 from tests.lsp_harness import PROJECT_ROOT, SOURCE, server_env
-from tests.nvim_editor import VERSIONS, Checkpoint, Outcome, neovim, run_script
 from tests.scenarios import AGENT, DECOMPOSE, findings_block, is_agent, plan, script_run
 
 SCRIPT = Path(__file__).parent / "nvim" / "plugin_test.lua"
@@ -74,7 +81,7 @@ def run(
     )
     work = tmp_path / "nvim"
     work.mkdir()
-    return run_script(nvim, SCRIPT, env, project, work, checkpoints)
+    return run_editor(neovim_command(nvim, SCRIPT), env, project, work, checkpoints)
 
 
 def test_explain_through_the_mapping_and_the_command_then_hover_and_result(
@@ -92,8 +99,11 @@ def test_explain_through_the_mapping_and_the_command_then_hover_and_result(
     kinds = [value["kind"] for value in result["progress"]]
     assert kinds.count("begin") == 2 and kinds.count("end") == 2, kinds
     # Progress was visible with no other plugin: status() while running, the end notified.
-    running = [s for s, v in zip(result["statuses"], result["progress"], strict=True)
-               if v["kind"] == "report"]
+    running = [
+        s
+        for s, v in zip(result["statuses"], result["progress"], strict=True)
+        if v["kind"] == "report"
+    ]
     assert running and all(status.startswith("Deep think") for status in running), running
     assert any(n["message"].startswith("Deep think: ") for n in result["notifications"])
     assert result["errmsg"] == ""
@@ -110,7 +120,10 @@ def test_ask_prompts_for_the_question_from_the_command_and_the_code_action_menu(
         assert any(question in text for text in prompts), f"{question!r} never reached the LLM"
 
     outcome = run(
-        nvim, tmp_path, llm_server, "ask",
+        nvim,
+        tmp_path,
+        llm_server,
+        "ask",
         checkpoints={
             "asked-by-command": lambda: asked(questions[0]),
             "asked-by-code-action": lambda: asked(questions[1]),
@@ -138,13 +151,17 @@ def test_cancel_stops_the_job_and_its_llm_requests(
         settled.append(len(requests))
 
     outcome = run(
-        nvim, tmp_path, llm_server, "cancel",
+        nvim,
+        tmp_path,
+        llm_server,
+        "cancel",
         checkpoints={"running": agents_waiting, "cancelled": all_stopped},
     )
 
     assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
-    assert any(n["message"] == "deepthink: cancelled 1 job"
-               for n in outcome.result["notifications"]), outcome.report
+    assert any(
+        n["message"] == "deepthink: cancelled 1 job" for n in outcome.result["notifications"]
+    ), outcome.report
     assert [len(llm_server.requests)] == settled == [1 + AGENTS]  # nothing sent after the cancel
 
 
@@ -186,17 +203,16 @@ def test_a_missing_server_gives_a_notification_not_a_traceback(
     assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
     messages = [(n["message"], n["level"]) for n in outcome.result["notifications"]]
     error = 4  # vim.log.levels.ERROR
-    assert any("'deepthink-lsp' is not an executable" in m and level == error
-               for m, level in messages), messages
+    assert any(
+        "'deepthink-lsp' is not an executable" in m and level == error for m, level in messages
+    ), messages
     assert any("not attached to this buffer" in m for m, _ in messages), messages
     assert outcome.result["errmsg"] == ""
     assert "Error" not in outcome.stderr and "traceback" not in outcome.stderr.lower()
     assert llm_server.requests == []
 
 
-def test_checkhealth_passes(
-    nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
-) -> None:
+def test_checkhealth_passes(nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer) -> None:
     outcome = run(nvim, tmp_path, llm_server, "checkhealth")
 
     assert outcome.returncode == 0 and outcome.result["ok"], outcome.report

