@@ -26,6 +26,7 @@ from tests.lsp_harness import PROJECT_ROOT, SOURCE, server_env
 from tests.scenarios import AGENT, DECOMPOSE, findings_block, is_agent, plan, script_run
 
 SCRIPT = Path(__file__).parent / "nvim" / "plugin_test.lua"
+PLUGIN = PROJECT_ROOT / "nvim-client"
 README = PROJECT_ROOT / "README.md"
 SPEC_HEADING = "### Neovim (0.7 or later): the plugin"
 AGENTS = 4  # as the README's spec sets
@@ -57,7 +58,7 @@ def run(
     **extra: str,
 ) -> Outcome:
     """Run one scenario of plugin_test.lua in a project holding a.py, HOME and XDG dirs
-    under tmp_path, the clone the spec names linked to this checkout."""
+    under tmp_path, and nvim-client/ where the spec expects the clone."""
     if not SERVER.exists():
         pytest.skip(f"{SERVER} is missing: install the package (pip install -e .)")
     project = tmp_path / "project"
@@ -65,8 +66,8 @@ def run(
     source = project / "a.py"
     source.write_text(SOURCE, encoding="utf-8")
     home = tmp_path / "home"
-    (home / "src").mkdir(parents=True)
-    (home / "src" / "deepthink-lsp").symlink_to(PROJECT_ROOT)  # the spec's `dir`
+    # The spec's `dir`: a copy, since loading the plugin writes its help tags there.
+    shutil.copytree(PLUGIN, home / "src" / "deepthink-lsp" / "nvim-client")
     spec = tmp_path / "spec.lua"
     spec.write_text(readme_spec(), encoding="utf-8")
     env = server_env(llm, home)  # Neovim passes its environment on to the server
@@ -223,3 +224,4 @@ def test_checkhealth_passes(nvim: Path, tmp_path: Path, llm_server: ScriptedLLMS
     assert "endpoint reachable" in report, report
     assert "API key: $DEEPTHINK_API_KEY is set" in report, report
     assert "test-key" not in report
+    assert outcome.result["help"] == ["deepthink.txt", "deepthink.txt"]

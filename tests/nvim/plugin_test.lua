@@ -84,12 +84,13 @@ local function record()
   end
 end
 
--- What lazy.nvim does with the spec: the plugin folder on the runtimepath, its plugin/
--- files sourced, then require(main).setup(opts).
+-- What lazy.nvim does with the spec: the plugin folder on the runtimepath, its help tags
+-- made, its plugin/ files sourced, then require(main).setup(opts).
 local function load_readme_spec()
   local spec = dofile(env('DEEPTHINK_TEST_SPEC'))
   local dir = vim.fn.expand(spec.dir)
   vim.opt.runtimepath:prepend(dir)
+  vim.cmd('helptags ' .. vim.fn.fnameescape(dir .. '/doc'))
   for _, file in ipairs(vim.fn.glob(dir .. '/plugin/**/*.lua', false, true)) do
     vim.cmd('source ' .. vim.fn.fnameescape(file))
   end
@@ -289,10 +290,17 @@ function scenarios.missing_server()
   vim.cmd('DeepThinkResult')
 end
 
+-- :checkhealth deepthink, then :help finds the plugin's help.
 function scenarios.checkhealth()
   open_file()
   vim.cmd('checkhealth deepthink')
   results.lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  results.help = {}
+  for _, topic in ipairs({ 'deepthink', ':DeepThinkCancel' }) do
+    vim.cmd('help ' .. topic)
+    table.insert(results.help, vim.fn.fnamemodify(vim.api.nvim_buf_get_name(0), ':t'))
+    vim.cmd('helpclose')
+  end
 end
 
 local ok, problem = pcall(function()

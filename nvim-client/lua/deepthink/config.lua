@@ -26,6 +26,7 @@ M.defaults = {
 }
 
 M.options = vim.deepcopy(M.defaults)
+M.configured = false -- set by setup()
 
 local expected = {
   cmd = 'a list of strings',

@@ -167,9 +167,24 @@ local function check_endpoint()
   return base_url
 end
 
+local function check_clients()
+  if not config.configured then
+    warn("require('deepthink').setup() has not been called: the server is not started")
+    return
+  end
+  local clients = require('deepthink.compat').clients()
+  if #clients == 0 then
+    info('no server running yet: one starts with the first file buffer')
+  end
+  for _, client in ipairs(clients) do
+    ok(('running: client %d, workspace %s'):format(client.id, client.config.root_dir or '?'))
+  end
+end
+
 function M.check()
   start('deepthink')
   check_server()
+  check_clients()
   local base_url = check_endpoint()
   check_key(base_url)
 end

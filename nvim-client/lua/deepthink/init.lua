@@ -120,6 +120,7 @@ end
 function M.setup(opts)
   local options = config.merge(opts)
   config.options = options
+  config.configured = true
   progress.enabled = options.progress
   require('deepthink.commands').create()
   set_mapping(options.mapping)
