@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from tests.editors import (
     neovim_command,
     run_editor,
 )
+from tests.gitrepo import git
 from tests.llm_server import Reply, ScriptedLLMServer
 from tests.lsp_harness import PROJECT_ROOT, SOURCE, server_env
 from tests.scenarios import AGENT, DECOMPOSE, findings_block, is_agent, plan, script_run
@@ -54,6 +56,7 @@ def run(
     scenario: str,
     *,
     path: str | None = None,
+    prepare: Callable[[Path], None] | None = None,
     checkpoints: dict[str, Checkpoint] | None = None,
     **extra: str,
 ) -> Outcome:
@@ -65,6 +68,8 @@ def run(
     project.mkdir()
     source = project / "a.py"
     source.write_text(SOURCE, encoding="utf-8")
+    if prepare is not None:
+        prepare(project)
     home = tmp_path / "home"
     # The spec's `dir`: a copy, since loading the plugin writes its help tags there.
     shutil.copytree(PLUGIN, home / "src" / "deepthink-lsp" / "nvim-client")
@@ -191,6 +196,36 @@ def test_review_fills_diagnostics_and_the_quickfix_list(
     ]
     assert result["quickfix_title"] == "Deep think findings"
     assert result["quickfix_open"]
+
+
+def test_diff_reviews_the_uncommitted_change_without_inserting_anything(
+    nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    finding = {
+        "path": "a.py",
+        "start_line": 5,
+        "end_line": 5,
+        "severity": "warning",
+        "message": "The guard hides the division by zero.",
+    }
+    summary = "The new guard returns 0.0 instead of failing."
+    script_run(llm_server, AGENTS, synthesis=summary + findings_block([finding]))
+
+    def committed(project: Path) -> None:
+        git(project, "init", "-q")
+        git(project, "add", "a.py")
+        git(project, "commit", "-q", "-m", "initial")
+
+    outcome = run(nvim, tmp_path, llm_server, "diff", prepare=committed)
+
+    assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
+    result = outcome.result
+    assert result["diagnostics"] == [
+        {"lnum": 4, "message": finding["message"], "source": "deepthink"}
+    ]
+    assert summary in result["result_window"]
+    decomposition = llm_server.requests[0].messages_text
+    assert "-    return a / b\\n+    return a / b if b else 0.0" in decomposition
 
 
 def test_a_missing_server_gives_a_notification_not_a_traceback(

@@ -57,8 +57,14 @@ local function ended_count()
   return count
 end
 
+-- Wait for the count-th progress end; an error the plugin notified ends the wait at once.
 local function wait_for_end(count)
   wait_for('progress end number ' .. count, function()
+    for _, note in ipairs(results.notifications) do
+      if note.level == vim.log.levels.ERROR then
+        error('deepthink notified an error: ' .. note.message)
+      end
+    end
     return ended_count() >= count
   end)
 end
@@ -281,6 +287,30 @@ function scenarios.review()
   results.quickfix_open = vim.fn.getqflist({ winid = 1 }).winid ~= 0
   results.return_line = line_of(buffer, '    return a / b')
   results.buffer = buffer
+end
+
+-- :DeepThink diff with no range: the buffer's uncommitted change reviewed, findings as
+-- diagnostics, the summary in :DeepThinkResult, nothing inserted.
+function scenarios.diff()
+  local buffer = open_file()
+  local line = line_of(buffer, '    return a / b')
+  vim.api.nvim_buf_set_lines(buffer, line - 1, line, false, { '    return a / b if b else 0.0' })
+  local before = vim.api.nvim_buf_get_lines(buffer, 0, -1, false)
+  vim.cmd('DeepThink diff')
+  wait_for_end(1)
+  wait_for('the findings as diagnostics', function()
+    return #vim.diagnostic.get(buffer) > 0
+  end)
+  results.diagnostics = vim.tbl_map(function(d)
+    return { lnum = d.lnum, message = d.message, source = d.source }
+  end, vim.diagnostic.get(buffer))
+  results.lines = vim.api.nvim_buf_get_lines(buffer, 0, -1, false)
+  assert(vim.deep_equal(results.lines, before), 'review diff changed the buffer')
+  vim.cmd('DeepThinkResult')
+  wait_for('the result window', function()
+    return floating_text() ~= nil
+  end)
+  results.result_window = floating_text()
 end
 
 -- No deepthink-lsp on PATH: notifications, no error, commands that explain themselves.
