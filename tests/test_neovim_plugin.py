@@ -34,6 +34,13 @@ SPEC_HEADING = "### Neovim (0.7 or later): the plugin"
 AGENTS = 4  # as the README's spec sets
 SYNTHESIS = "It divides by zero when b is 0."
 SERVER = Path(sys.executable).parent / "deepthink-lsp"
+FINDING = {
+    "path": "a.py",
+    "start_line": 5,
+    "end_line": 5,
+    "severity": "error",
+    "message": "Division by zero when b is 0.",
+}
 
 
 def readme_spec() -> str:
@@ -87,7 +94,10 @@ def run(
     )
     work = tmp_path / "nvim"
     work.mkdir()
-    return run_editor(neovim_command(nvim, SCRIPT), env, project, work, checkpoints)
+    outcome = run_editor(neovim_command(nvim, SCRIPT), env, project, work, checkpoints)
+    messages = outcome.result.get("messages", "")
+    assert "deprecated" not in messages and "E5108" not in messages, outcome.report
+    return outcome
 
 
 def test_explain_through_the_mapping_and_the_command_then_hover_and_result(
@@ -174,14 +184,7 @@ def test_cancel_stops_the_job_and_its_llm_requests(
 def test_review_fills_diagnostics_and_the_quickfix_list(
     nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
 ) -> None:
-    finding = {
-        "path": "a.py",
-        "start_line": 5,
-        "end_line": 5,
-        "severity": "error",
-        "message": "Division by zero when b is 0.",
-    }
-    script_run(llm_server, AGENTS, synthesis="Risky division." + findings_block([finding]))
+    script_run(llm_server, AGENTS, synthesis="Risky division." + findings_block([FINDING]))
 
     outcome = run(nvim, tmp_path, llm_server, "review")
 
@@ -189,13 +192,30 @@ def test_review_fills_diagnostics_and_the_quickfix_list(
     result = outcome.result
     line = result["return_line"] - 1  # 0-based, wherever the comment moved it
     assert result["diagnostics"] == [
-        {"lnum": line, "message": finding["message"], "source": "deepthink", "severity": 1}
+        {"lnum": line, "message": FINDING["message"], "source": "deepthink", "severity": 1}
     ]
     assert [(item["lnum"], item["text"]) for item in result["quickfix"]] == [
-        (line + 1, finding["message"])
+        (line + 1, FINDING["message"])
     ]
     assert result["quickfix_title"] == "Deep think findings"
     assert result["quickfix_open"]
+
+
+def test_the_quickfix_option_keeps_the_findings_in_the_quickfix_list(
+    nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    script_run(llm_server, AGENTS, synthesis="Risky division." + findings_block([FINDING]))
+
+    outcome = run(nvim, tmp_path, llm_server, "review_to_quickfix")
+
+    assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
+    result = outcome.result
+    assert [(item["lnum"], item["text"]) for item in result["quickfix"]] == [
+        (result["return_line"], FINDING["message"])
+    ]
+    assert result["quickfix_title"] == "Deep think findings"
+    assert not result["quickfix_open"]
+    assert result["servers"] == 1  # setup() again started no second server
 
 
 def test_diff_reviews_the_uncommitted_change_without_inserting_anything(

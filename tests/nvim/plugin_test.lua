@@ -34,6 +34,7 @@ local function finish(ok, problem)
   results.ok = ok
   results.error = problem and tostring(problem) or nil
   results.errmsg = vim.v.errmsg
+  results.messages = vim.fn.execute('messages')
   vim.fn.writefile({ vim.fn.json_encode(results) }, env('DEEPTHINK_TEST_RESULT'))
   vim.cmd(ok and 'qall!' or 'cquit 1')
 end
@@ -92,8 +93,10 @@ end
 
 -- What lazy.nvim does with the spec: the plugin folder on the runtimepath, its help tags
 -- made, its plugin/ files sourced, then require(main).setup(opts).
+local spec = nil
+
 local function load_readme_spec()
-  local spec = dofile(env('DEEPTHINK_TEST_SPEC'))
+  spec = dofile(env('DEEPTHINK_TEST_SPEC'))
   local dir = vim.fn.expand(spec.dir)
   vim.opt.runtimepath:prepend(dir)
   vim.cmd('helptags ' .. vim.fn.fnameescape(dir .. '/doc'))
@@ -103,10 +106,16 @@ local function load_readme_spec()
   require(spec.main).setup(spec.opts)
 end
 
-local function deepthink_client(buffer)
+local function deepthink_clients()
   local clients = vim.fn.has('nvim-0.10') == 1 and vim.lsp.get_clients() or vim.lsp.get_active_clients()
-  for _, client in ipairs(clients) do
-    if client.name == 'deepthink' and vim.lsp.buf_is_attached(buffer, client.id) then
+  return vim.tbl_filter(function(client)
+    return client.name == 'deepthink'
+  end, clients)
+end
+
+local function deepthink_client(buffer)
+  for _, client in ipairs(deepthink_clients()) do
+    if vim.lsp.buf_is_attached(buffer, client.id) then
       return client
     end
   end
@@ -287,6 +296,26 @@ function scenarios.review()
   results.quickfix_open = vim.fn.getqflist({ winid = 1 }).winid ~= 0
   results.return_line = line_of(buffer, '    return a / b')
   results.buffer = buffer
+end
+
+-- The user's config sourced again with quickfix = true: findings go to the quickfix list as
+-- they are published, without opening it.
+function scenarios.review_to_quickfix()
+  local buffer = open_file()
+  require('deepthink').setup(vim.tbl_extend('force', spec.opts, { quickfix = true }))
+  local first = line_of(buffer, DIVIDE)
+  vim.cmd(('%d,%dDeepThink review'):format(first, first + 1))
+  wait_for_end(1)
+  wait_for('the findings in the quickfix list', function()
+    return #vim.fn.getqflist() > 0
+  end)
+  results.quickfix = vim.tbl_map(function(item)
+    return { lnum = item.lnum, text = item.text, bufnr = item.bufnr }
+  end, vim.fn.getqflist())
+  results.quickfix_title = vim.fn.getqflist({ title = 1 }).title
+  results.quickfix_open = vim.fn.getqflist({ winid = 1 }).winid ~= 0
+  results.return_line = line_of(buffer, '    return a / b')
+  results.servers = #deepthink_clients()
 end
 
 -- :DeepThink diff with no range: the buffer's uncommitted change reviewed, findings as

@@ -6,7 +6,7 @@ local quickfix = require('deepthink.quickfix')
 
 local M = {}
 
-local uv = vim.loop
+local uv = vim.uv or vim.loop -- vim.uv from 0.10
 local group = vim.api.nvim_create_augroup('deepthink_attach', { clear = true })
 local clients_by_root = {} -- 0.7 only: the client started for each root
 
@@ -53,8 +53,9 @@ local function wants(bufnr, options)
 end
 
 -- Our client's handlers wrap whatever the global handler is when a message arrives, so
--- that fidget.nvim and the like, which replace the global ones, keep working.
-local function handlers(options)
+-- that fidget.nvim and the like, which replace the global ones, keep working. Options are
+-- read then too: a later setup() applies to running servers.
+local function handlers()
   return {
     ['$/progress'] = function(err, result, ctx, config)
       if result ~= nil then
@@ -64,7 +65,7 @@ local function handlers(options)
     end,
     ['textDocument/publishDiagnostics'] = function(err, result, ctx, config)
       local handled = vim.lsp.handlers['textDocument/publishDiagnostics'](err, result, ctx, config)
-      if options.quickfix then
+      if require('deepthink.config').options.quickfix then
         quickfix.refresh({ open = false })
       end
       return handled
@@ -80,7 +81,7 @@ local function client_config(options)
     -- Neovim 0.7 answers no workspace/configuration: the settings travel here too.
     init_options = settings,
     settings = { deepthink = settings },
-    handlers = handlers(options),
+    handlers = handlers(),
   }
 end
 

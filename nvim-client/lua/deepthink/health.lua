@@ -128,7 +128,7 @@ end
 -- A TCP connection to the endpoint's host and port: enough to tell it is there, without
 -- sending anything (let alone the key).
 local function connect(host, port)
-  local uv = vim.loop
+  local uv = vim.uv or vim.loop -- vim.uv from 0.10
   local addresses = uv.getaddrinfo(host, tostring(port), { socktype = 'stream' })
   if addresses == nil or addresses[1] == nil then
     return false, 'cannot resolve ' .. host

@@ -121,7 +121,6 @@ function M.setup(opts)
   local options = config.merge(opts)
   config.options = options
   config.configured = true
-  progress.enabled = options.progress
   require('deepthink.commands').create()
   set_mapping(options.mapping)
   vim.lsp.commands['deepthink.run'] = run.code_action_command

@@ -1,8 +1,8 @@
 -- The server's $/progress for our client, kept as a one-line status: echoed while a job runs
 -- (history untouched), its end notified, and there for statuslines through status().
-local M = {}
+local config = require('deepthink.config')
 
-M.enabled = true
+local M = {}
 
 local running = {} -- "client:token" -> { title, message, percentage, seq }
 local seq = 0
@@ -63,14 +63,14 @@ function M.update(client_id, params)
   elseif value.kind == 'end' then
     local job = running[key]
     running[key] = nil
-    if M.enabled and job ~= nil then
+    if config.options.progress and job ~= nil then
       local message = value.message or 'finished'
       vim.notify(('Deep think: %s'):format(message), vim.log.levels.INFO)
     end
   else
     return
   end
-  if M.enabled and value.kind ~= 'end' then
+  if config.options.progress and value.kind ~= 'end' then
     echo()
   end
   vim.cmd('redrawstatus')
