@@ -218,6 +218,29 @@ def test_the_quickfix_option_keeps_the_findings_in_the_quickfix_list(
     assert result["servers"] == 1  # setup() again started no second server
 
 
+def test_settings_reach_the_server_from_the_start(
+    nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    script_run(llm_server, AGENTS, synthesis=SYNTHESIS)
+
+    outcome = run(
+        nvim, tmp_path, llm_server, "hover_output", DEEPTHINK_TEST_OPTIONS='{"output": "hover"}'
+    )
+
+    assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
+
+
+def test_setup_again_changes_the_settings_of_the_running_server(
+    nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    script_run(llm_server, AGENTS, synthesis=SYNTHESIS)
+
+    outcome = run(nvim, tmp_path, llm_server, "settings_change")
+
+    assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
+    assert outcome.result["servers"] == 1
+
+
 def test_diff_reviews_the_uncommitted_change_without_inserting_anything(
     nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
 ) -> None:

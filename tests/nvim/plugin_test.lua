@@ -97,6 +97,11 @@ local spec = nil
 
 local function load_readme_spec()
   spec = dofile(env('DEEPTHINK_TEST_SPEC'))
+  -- A scenario may start from other options, as a user editing the spec would.
+  local changed = os.getenv('DEEPTHINK_TEST_OPTIONS')
+  if changed ~= nil and changed ~= '' then
+    spec.opts = vim.tbl_deep_extend('force', spec.opts, vim.fn.json_decode(changed))
+  end
   local dir = vim.fn.expand(spec.dir)
   vim.opt.runtimepath:prepend(dir)
   vim.cmd('helptags ' .. vim.fn.fnameescape(dir .. '/doc'))
@@ -315,6 +320,27 @@ function scenarios.review_to_quickfix()
   results.quickfix_title = vim.fn.getqflist({ title = 1 }).title
   results.quickfix_open = vim.fn.getqflist({ winid = 1 }).winid ~= 0
   results.return_line = line_of(buffer, '    return a / b')
+  results.servers = #deepthink_clients()
+end
+
+-- The settings reach the server from the start (0.7 takes them from init_options only).
+function scenarios.hover_output()
+  local buffer = open_file()
+  local before = vim.api.nvim_buf_get_lines(buffer, 0, -1, false)
+  local first = line_of(buffer, DIVIDE)
+  vim.cmd(('%d,%dDeepThink explain'):format(first, first + 1))
+  wait_for_end(1)
+  local synthesis = env('DEEPTHINK_TEST_SYNTHESIS')
+  local hover = hover_text(buffer, first)
+  assert(hover:find(synthesis, 1, true), 'no result on hover: ' .. vim.inspect(hover))
+  assert(vim.deep_equal(vim.api.nvim_buf_get_lines(buffer, 0, -1, false), before), 'a comment was inserted')
+end
+
+-- setup() again with other settings: the running server takes them.
+function scenarios.settings_change()
+  local buffer = open_file()
+  require('deepthink').setup(vim.tbl_extend('force', spec.opts, { output = 'hover' }))
+  scenarios.hover_output()
   results.servers = #deepthink_clients()
 end
 

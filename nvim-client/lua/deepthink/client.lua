@@ -132,9 +132,21 @@ local function executable(options)
   return false
 end
 
+--- Servers already running take the new settings: pushed with didChangeConfiguration
+--- (0.7 answers no workspace/configuration), and answered from there when the server asks.
+local function update_running(options)
+  local settings = { deepthink = require('deepthink.config').server_settings(options) }
+  for _, client in ipairs(compat.clients()) do
+    client.config.settings = settings
+    client.settings = settings -- what 0.11 answers workspace/configuration from
+    compat.notify(client, 'workspace/didChangeConfiguration', { settings = settings })
+  end
+end
+
 --- Arrange for the server to start with every buffer it applies to, open ones included.
 function M.enable(options)
   vim.api.nvim_clear_autocmds({ group = group })
+  update_running(options)
   if not executable(options) then
     return false
   end
