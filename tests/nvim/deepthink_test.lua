@@ -29,7 +29,10 @@ local ok, problem = pcall(function()
   local show_progress = vim.lsp.handlers['$/progress']
   vim.lsp.handlers['$/progress'] = function(err, result, ctx, config)
     local value = result.value or {}
-    table.insert(results.progress, { kind = value.kind, title = value.title, message = value.message })
+    table.insert(
+      results.progress,
+      { kind = value.kind, title = value.title, message = value.message }
+    )
     return show_progress(err, result, ctx, config)
   end
   -- The code-action menu is vim.ui.select; a user would pick this entry.

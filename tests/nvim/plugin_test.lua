@@ -79,7 +79,10 @@ local function record()
   local show_progress = vim.lsp.handlers['$/progress']
   vim.lsp.handlers['$/progress'] = function(err, result, ctx, config)
     local value = result.value or {}
-    table.insert(results.progress, { kind = value.kind, title = value.title, message = value.message })
+    table.insert(
+      results.progress,
+      { kind = value.kind, title = value.title, message = value.message }
+    )
     table.insert(results.statuses, require('deepthink').status())
     return show_progress(err, result, ctx, config)
   end
@@ -112,7 +115,8 @@ local function load_readme_spec()
 end
 
 local function deepthink_clients()
-  local clients = vim.fn.has('nvim-0.10') == 1 and vim.lsp.get_clients() or vim.lsp.get_active_clients()
+  local clients = vim.fn.has('nvim-0.10') == 1 and vim.lsp.get_clients()
+    or vim.lsp.get_active_clients()
   return vim.tbl_filter(function(client)
     return client.name == 'deepthink'
   end, clients)
@@ -171,7 +175,10 @@ local function hover_text(buffer, line)
   local answers = vim.lsp.buf_request_sync(buffer, 'textDocument/hover', params, WAIT_MS) or {}
   for _, answer in pairs(answers) do
     if answer.result and answer.result.contents then
-      return table.concat(vim.lsp.util.convert_input_to_markdown_lines(answer.result.contents), '\n')
+      return table.concat(
+        vim.lsp.util.convert_input_to_markdown_lines(answer.result.contents),
+        '\n'
+      )
     end
   end
   return ''
@@ -225,12 +232,18 @@ function scenarios.explain()
   wait_for_end(1)
   local synthesis = env('DEEPTHINK_TEST_SYNTHESIS')
   wait_for_comment(buffer, DIVIDE, synthesis)
-  assert(vim.api.nvim_buf_get_lines(buffer, line_of(buffer, DIVIDE), line_of(buffer, DIVIDE) + 1, false)[1]
-    == '    return a / b', 'the code below the comment changed')
+  assert(
+    vim.api.nvim_buf_get_lines(buffer, line_of(buffer, DIVIDE), line_of(buffer, DIVIDE) + 1, false)[1]
+      == '    return a / b',
+    'the code below the comment changed'
+  )
 
   local hover = hover_text(buffer, line_of(buffer, DIVIDE))
   results.hover = hover
-  assert(hover:find(synthesis, 1, true), 'the hover over the code lost the result: ' .. vim.inspect(hover))
+  assert(
+    hover:find(synthesis, 1, true),
+    'the hover over the code lost the result: ' .. vim.inspect(hover)
+  )
 
   vim.api.nvim_win_set_cursor(0, { line_of(buffer, DIVIDE), 0 })
   vim.cmd('DeepThinkResult')
@@ -238,7 +251,10 @@ function scenarios.explain()
     return floating_text() ~= nil
   end)
   results.result_window = floating_text()
-  assert(results.result_window:find(synthesis, 1, true), 'the result window: ' .. results.result_window)
+  assert(
+    results.result_window:find(synthesis, 1, true),
+    'the result window: ' .. results.result_window
+  )
 
   local area = line_of(buffer, AREA)
   vim.cmd(('%d,%dDeepThink explain'):format(area, area + 1))
@@ -333,7 +349,10 @@ function scenarios.hover_output()
   local synthesis = env('DEEPTHINK_TEST_SYNTHESIS')
   local hover = hover_text(buffer, first)
   assert(hover:find(synthesis, 1, true), 'no result on hover: ' .. vim.inspect(hover))
-  assert(vim.deep_equal(vim.api.nvim_buf_get_lines(buffer, 0, -1, false), before), 'a comment was inserted')
+  assert(
+    vim.deep_equal(vim.api.nvim_buf_get_lines(buffer, 0, -1, false), before),
+    'a comment was inserted'
+  )
 end
 
 -- setup() again with other settings: the running server takes them.

@@ -124,9 +124,11 @@ local function executable(options)
     return true
   end
   vim.notify(
-    ("deepthink: cannot start the server: '%s' is not an executable on PATH. Install it "
+    (
+      "deepthink: cannot start the server: '%s' is not an executable on PATH. Install it "
       .. "(pip install deepthink-lsp) or set `cmd` in require('deepthink').setup(); "
-      .. 'see :checkhealth deepthink'):format(options.cmd[1]),
+      .. 'see :checkhealth deepthink'
+    ):format(options.cmd[1]),
     vim.log.levels.ERROR
   )
   return false

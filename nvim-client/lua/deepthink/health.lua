@@ -47,7 +47,7 @@ end
 local function provider_value(key, env_names, default)
   local provider = config.options.settings.provider or {}
   if nonempty(provider[key]) then
-    return provider[key], "setup({ settings = { provider = { " .. key .. " = … } } })"
+    return provider[key], 'setup({ settings = { provider = { ' .. key .. ' = … } } })'
   end
   for _, name in ipairs(env_names) do
     if nonempty(vim.env[name]) then
@@ -149,7 +149,8 @@ local function connect(host, port)
 end
 
 local function check_endpoint()
-  local base_url, source = provider_value('base_url', { 'DEEPTHINK_BASE_URL', 'OPENAI_BASE_URL' }, DEFAULT_BASE_URL)
+  local base_url, source =
+    provider_value('base_url', { 'DEEPTHINK_BASE_URL', 'OPENAI_BASE_URL' }, DEFAULT_BASE_URL)
   info(('endpoint: %s (from %s)'):format(base_url, source))
   local host, port = parse_url(base_url)
   if host == nil then

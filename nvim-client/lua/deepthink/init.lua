@@ -27,7 +27,10 @@ end
 function M.run(mode, opts)
   opts = opts or {}
   if not vim.tbl_contains(run.MODES, mode) then
-    vim.notify(('deepthink: unknown mode %q (expected %s)'):format(mode, table.concat(run.MODES, ', ')), vim.log.levels.ERROR)
+    vim.notify(
+      ('deepthink: unknown mode %q (expected %s)'):format(mode, table.concat(run.MODES, ', ')),
+      vim.log.levels.ERROR
+    )
     return
   end
   local bufnr = vim.api.nvim_get_current_buf()
@@ -73,11 +76,17 @@ function M.cancel()
   for _, client in ipairs(clients) do
     compat.execute(client, bufnr, 'deepthink.cancel', nil, function(err, count)
       if err ~= nil then
-        vim.notify('deepthink: cancel failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+        vim.notify(
+          'deepthink: cancel failed: ' .. (err.message or vim.inspect(err)),
+          vim.log.levels.ERROR
+        )
       elseif count == 0 then
         vim.notify('deepthink: no job was running', vim.log.levels.INFO)
       elseif type(count) == 'number' then
-        vim.notify(('deepthink: cancelled %d job%s'):format(count, count == 1 and '' or 's'), vim.log.levels.INFO)
+        vim.notify(
+          ('deepthink: cancelled %d job%s'):format(count, count == 1 and '' or 's'),
+          vim.log.levels.INFO
+        )
       end
     end)
   end
@@ -111,9 +120,14 @@ local function set_mapping(key)
     return
   end
   -- Leaving visual mode first sets the '< and '> marks to the selection.
-  vim.keymap.set('x', key, [[<Esc><Cmd>lua require('deepthink').menu(vim.fn.line("'<"), vim.fn.line("'>"))<CR>]], {
-    desc = 'Deep think: explain, review, ask or review diff',
-  })
+  vim.keymap.set(
+    'x',
+    key,
+    [[<Esc><Cmd>lua require('deepthink').menu(vim.fn.line("'<"), vim.fn.line("'>"))<CR>]],
+    {
+      desc = 'Deep think: explain, review, ask or review diff',
+    }
+  )
   mapped = key
 end
 

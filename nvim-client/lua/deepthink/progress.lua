@@ -55,7 +55,8 @@ function M.update(client_id, params)
   local key = client_id .. ':' .. tostring(params.token)
   if value.kind == 'begin' then
     seq = seq + 1
-    running[key] = { title = value.title, message = value.message, percentage = value.percentage, seq = seq }
+    running[key] =
+      { title = value.title, message = value.message, percentage = value.percentage, seq = seq }
   elseif value.kind == 'report' and running[key] ~= nil then
     local job = running[key]
     job.message = value.message or job.message
