@@ -82,6 +82,12 @@ local function client_config(options)
     init_options = settings,
     settings = { deepthink = settings },
     handlers = handlers(),
+    on_exit = function(_, _, client_id)
+      -- Called from the event loop: redrawing must wait for the main loop.
+      vim.schedule(function()
+        progress.forget(client_id)
+      end)
+    end,
   }
 end
 

@@ -33,6 +33,18 @@ function M.run(mode, opts)
     )
     return
   end
+  if
+    mode == 'diff'
+    and opts.scope ~= nil
+    and opts.scope ~= 'file'
+    and opts.scope ~= 'workspace'
+  then
+    vim.notify(
+      ('deepthink: diff takes file or workspace, not %q'):format(opts.scope),
+      vim.log.levels.ERROR
+    )
+    return
+  end
   local bufnr = vim.api.nvim_get_current_buf()
   local client = client_for(bufnr)
   if client == nil then
