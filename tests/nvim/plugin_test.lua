@@ -70,12 +70,22 @@ local function wait_for_end(count)
   end)
 end
 
--- The user's view of things, recorded: notifications, and $/progress as fidget.nvim would
--- see it (a global handler replaced after the plugin was set up still gets every message).
+-- The user's view of things, recorded: notifications and prompts from the start.
 local function record()
   vim.notify = function(message, level)
     table.insert(results.notifications, { message = message, level = level })
   end
+  -- The user answers each prompt with the next of $DEEPTHINK_TEST_ANSWERS (one a line).
+  local answers = vim.split(os.getenv('DEEPTHINK_TEST_ANSWERS') or '', '\n', { plain = true })
+  vim.ui.input = function(opts, on_confirm)
+    table.insert(results.prompts, opts.prompt)
+    on_confirm(table.remove(answers, 1))
+  end
+end
+
+-- $/progress as fidget.nvim sees it: a global handler installed after the plugin's setup
+-- still gets every message.
+local function record_progress()
   local show_progress = vim.lsp.handlers['$/progress']
   vim.lsp.handlers['$/progress'] = function(err, result, ctx, config)
     local value = result.value or {}
@@ -85,12 +95,6 @@ local function record()
     )
     table.insert(results.statuses, require('deepthink').status())
     return show_progress(err, result, ctx, config)
-  end
-  -- The user answers each prompt with the next of $DEEPTHINK_TEST_ANSWERS (one a line).
-  local answers = vim.split(os.getenv('DEEPTHINK_TEST_ANSWERS') or '', '\n', { plain = true })
-  vim.ui.input = function(opts, on_confirm)
-    table.insert(results.prompts, opts.prompt)
-    on_confirm(table.remove(answers, 1))
   end
 end
 
@@ -410,6 +414,7 @@ end
 local ok, problem = pcall(function()
   record()
   load_readme_spec()
+  record_progress()
   local scenario = scenarios[env('DEEPTHINK_TEST_SCENARIO')]
   assert(scenario, 'no scenario ' .. env('DEEPTHINK_TEST_SCENARIO'))
   scenario()
