@@ -90,3 +90,5 @@ def test_eglot_lists_the_actions_and_explain_answers_at_once_then_the_comment_la
     assert SYNTHESIS_TEXT in above.split("\n\n\n")[-1]  # in the comment right above the code
     assert [line for line in text.splitlines() if not line.startswith("#")] == (SOURCE.splitlines())
     assert code.startswith("    return a / b\n")
+    assert outcome.result["binding"] == "eglot-code-actions"
+    assert outcome.result["cancel"] == "deepthink: cancelled 0 job(s)"

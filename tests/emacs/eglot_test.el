@@ -68,7 +68,10 @@
          (goto-char (point-min))
          (let ((code (search-forward "def divide(a, b):" nil t)))
            (and code (search-backward synthesis nil t)))))))
-  (deepthink-test-record 'text (buffer-substring-no-properties (point-min) (point-max))))
+  (deepthink-test-record 'text (buffer-substring-no-properties (point-min) (point-max)))
+  (deepthink-test-record 'binding (symbol-name (lookup-key eglot-mode-map (kbd "C-c d"))))
+  ;; The README's cancel command, with nothing left to cancel.
+  (deepthink-test-record 'cancel (call-interactively #'deepthink-cancel)))
 
 (condition-case err
     (progn (deepthink-test-run) (deepthink-test-finish t))
