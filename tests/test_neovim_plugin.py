@@ -218,16 +218,21 @@ def test_the_quickfix_option_keeps_the_findings_in_the_quickfix_list(
     assert result["servers"] == 1  # setup() again started no second server
 
 
-def test_settings_reach_the_server_from_the_start(
+def test_settings_reach_the_server_from_the_start_and_the_result_opens_in_a_split(
     nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
 ) -> None:
     script_run(llm_server, AGENTS, synthesis=SYNTHESIS)
 
+    options = '{"output": "hover", "result_window": "split"}'
+
     outcome = run(
-        nvim, tmp_path, llm_server, "hover_output", DEEPTHINK_TEST_OPTIONS='{"output": "hover"}'
+        nvim, tmp_path, llm_server, "hover_output_in_split", DEEPTHINK_TEST_OPTIONS=options
     )
 
     assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
+    assert SYNTHESIS in outcome.result["result_window"]
+    assert outcome.result["result_filetype"] == "markdown"
+    assert not outcome.result["result_floating"]
 
 
 def test_setup_again_changes_the_settings_of_the_running_server(

@@ -359,6 +359,21 @@ function scenarios.hover_output()
   )
 end
 
+-- Started with output = 'hover' and result_window = 'split': the result in a split.
+function scenarios.hover_output_in_split()
+  scenarios.hover_output()
+  vim.api.nvim_win_set_cursor(0, { line_of(0, DIVIDE), 0 })
+  vim.cmd('DeepThinkResult')
+  wait_for('the result split', function()
+    return vim.fn.bufwinid('deepthink://result') ~= -1
+  end)
+  local window = vim.fn.bufwinid('deepthink://result')
+  local buffer = vim.api.nvim_win_get_buf(window)
+  results.result_window = table.concat(vim.api.nvim_buf_get_lines(buffer, 0, -1, false), '\n')
+  results.result_filetype = vim.bo[buffer].filetype
+  results.result_floating = vim.api.nvim_win_get_config(window).relative ~= ''
+end
+
 -- setup() again with other settings: the running server takes them.
 function scenarios.settings_change()
   local buffer = open_file()
