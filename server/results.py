@@ -7,7 +7,7 @@ code when lines are added or removed above them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, Self, TypeVar
 
@@ -19,6 +19,8 @@ from server.anchors import Anchor, follow
 
 SOURCE = "deepthink"
 MAX_HOVERS_PER_DOCUMENT = 20
+
+Changes = Sequence[types.TextDocumentContentChangeEvent]
 
 Columns = Callable[[str], int]
 """How many columns a line has in the client's position encoding (UTF-16 by default)."""
@@ -63,9 +65,9 @@ class HoverStore:
                 return result
         return None
 
-    def follow(self, uri: str, change: types.TextDocumentContentChangeEvent) -> None:
+    def follow(self, uri: str, changes: Changes, text: str) -> None:
         if uri in self._results:
-            self._results[uri] = _follow_all(self._results[uri], change)
+            self._results[uri] = _follow_all(self._results[uri], changes, text)
 
 
 @dataclass(frozen=True)
@@ -141,21 +143,21 @@ class DiagnosticStore:
             item.diagnostic for found in self._by_review.values() for item in found.get(uri, [])
         ]
 
-    def follow(self, uri: str, change: types.TextDocumentContentChangeEvent) -> bool:
-        """Move or drop the document's diagnostics for one change; True if any did."""
+    def follow(self, uri: str, changes: Changes, text: str) -> bool:
+        """Move or drop the document's diagnostics for one didChange; True if any did."""
         moved = False
         for found in self._by_review.values():
             if uri in found:
                 before = found[uri]
-                found[uri] = _follow_all(before, change)
+                found[uri] = _follow_all(before, changes, text)
                 moved |= found[uri] != before
         return moved
 
 
-def _follow_all(items: list[_Item], change: types.TextDocumentContentChangeEvent) -> list[_Item]:
+def _follow_all(items: list[_Item], changes: Changes, text: str) -> list[_Item]:
     kept = []
     for item in items:
-        anchor = follow(item.anchor, change)
+        anchor = follow(item.anchor, changes, text)
         if anchor is not None:
             kept.append(item if anchor == item.anchor else item.moved(anchor))
     return kept

@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote
@@ -238,21 +238,26 @@ def did_change_configuration(
 def did_open(ls: DeepThinkServer, params: types.DidOpenTextDocumentParams) -> None:
     # Results kept from before the document was closed find their code again.
     document = params.text_document
-    follow_change(ls, document.uri, [types.TextDocumentContentChangeWholeDocument(document.text)])
+    whole = types.TextDocumentContentChangeWholeDocument(document.text)
+    follow_changes(ls, document.uri, [whole], document.text)
 
 
 def did_change(ls: DeepThinkServer, params: types.DidChangeTextDocumentParams) -> None:
-    follow_change(ls, params.text_document.uri, params.content_changes)
+    # pygls has applied the changes already: the document holds the text they led to.
+    uri = params.text_document.uri
+    document = ls.open_document(uri)
+    if document is not None:
+        follow_changes(ls, uri, params.content_changes, document.source)
 
 
-def follow_change(
-    ls: DeepThinkServer, uri: str, changes: Iterable[types.TextDocumentContentChangeEvent]
+def follow_changes(
+    ls: DeepThinkServer,
+    uri: str,
+    changes: Sequence[types.TextDocumentContentChangeEvent],
+    text: str,
 ) -> None:
-    moved = False
-    for change in changes:
-        ls.hovers.follow(uri, change)
-        moved |= ls.diagnostics.follow(uri, change)
-    if moved:
+    ls.hovers.follow(uri, changes, text)
+    if ls.diagnostics.follow(uri, changes, text):
         ls.publish_diagnostics([uri])
 
 

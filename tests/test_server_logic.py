@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from pygls.workspace import TextDocument
 
 from orchestrator.config import ConfigError
 from orchestrator.context import split_lines
@@ -70,29 +71,56 @@ def test_relocate_tolerates_whitespace_changes_and_gives_up_on_real_ones() -> No
     assert relocate(Anchor(0, (*split_lines(CODE), "more")), CODE) is None
 
 
+def followed(anchor: Anchor, text: str, *changes: types.TextDocumentContentChangeEvent) -> object:
+    """`follow` as the server calls it: the changes of one didChange and the text they lead to."""
+    document = TextDocument("file:///w/a.py", text)
+    for change in changes:
+        document.apply_change(change)
+    return follow(anchor, changes, document.source)
+
+
 def test_follow_moves_with_lines_added_or_removed_above() -> None:
     anchor = anchor_lines(CODE, 2, 3)
-    assert follow(anchor, partial(at(1), at(1), "a\nb\n")) == anchor.moved(2)
-    assert follow(anchor, partial(at(0), at(2), "")) == anchor.moved(-2)  # whole lines removed
-    assert follow(anchor, partial(at(2), at(2), "# comment\n")) == anchor.moved(1)
-    assert follow(anchor, partial(at(0, 3), at(0, 5), "xyz")) == anchor  # within a line above
-    assert follow(anchor, partial(at(5), at(6), "changed below")) == anchor
+    assert followed(anchor, CODE, partial(at(1), at(1), "a\nb\n")) == anchor.moved(2)
+    assert followed(anchor, CODE, partial(at(0), at(2), "")) == anchor.moved(-2)
+    assert followed(anchor, CODE, partial(at(2), at(2), "# comment\n")) == anchor.moved(1)
+    assert followed(anchor, CODE, partial(at(0, 3), at(0, 5), "xyz")) == anchor
+    assert followed(anchor, CODE, partial(at(5), at(6), "changed below")) == anchor
+    two = (partial(at(0), at(0), "# one\n"), partial(at(1), at(1), "# two\n"))
+    assert followed(anchor, CODE, *two) == anchor.moved(2)
+
+
+def test_follow_keeps_the_anchor_when_its_first_line_is_replaced_by_lines_plus_itself() -> None:
+    # Neovim reports lines inserted above line 2 as a replacement of line 2.
+    anchor = anchor_lines(CODE, 2, 3)
+    first = CODE.split("\n")[2]
+    neovim = partial(at(2), at(2, len(first)), f"# Deep think:\n# it returns x\n{first}")
+    assert followed(anchor, CODE, neovim) == anchor.moved(2)
+    # ... and the same edit followed by a pure insertion in the same didChange.
+    assert followed(anchor, CODE, neovim, partial(at(0), at(0), "# top\n")) == anchor.moved(3)
 
 
 def test_follow_drops_the_anchor_when_its_lines_are_touched() -> None:
     anchor = anchor_lines(CODE, 2, 3)
-    assert follow(anchor, partial(at(3, 4), at(3, 10), "yield")) is None
-    assert follow(anchor, partial(at(2), at(2), "async ")) is None  # prefixes the first line
-    assert follow(anchor, partial(at(1, 0), at(2, 0), "")) == anchor.moved(-1)
-    assert follow(anchor, partial(at(0, 9), at(2, 0), "")) is None  # joins it to a line above
-    assert follow(anchor, partial(at(3, 12), at(4, 0), "")) is None  # joins the next line in
+    assert followed(anchor, CODE, partial(at(3, 4), at(3, 10), "yield")) is None
+    assert followed(anchor, CODE, partial(at(2), at(2), "async ")) is None  # prefixes line 1
+    assert followed(anchor, CODE, partial(at(1, 0), at(2, 0), "")) == anchor.moved(-1)
+    assert followed(anchor, CODE, partial(at(0, 9), at(2, 0), "")) is None  # joins a line above
+    assert followed(anchor, CODE, partial(at(3, 12), at(5, 0), "")) is None  # joins the next
+    assert followed(anchor, CODE, partial(at(3), at(3), "    y = 1\n")) is None  # splits it
+
+
+def test_follow_does_not_jump_to_a_copy_of_the_code_elsewhere() -> None:
+    text = "def f(x):\n    return x\n\ndef f(x):\n    return x\n"
+    anchor = anchor_lines(text, 3, 4)
+    assert followed(anchor, text, partial(at(4, 11), at(4, 12), "y")) is None
 
 
 def test_follow_relocates_after_a_whole_document_change() -> None:
     anchor = anchor_lines(CODE, 2, 3)
     whole = types.TextDocumentContentChangeWholeDocument(text="# header\n" + CODE)
-    assert follow(anchor, whole) == anchor.moved(1)
-    assert follow(anchor, types.TextDocumentContentChangeWholeDocument(text="")) is None
+    assert followed(anchor, CODE, whole) == anchor.moved(1)
+    assert followed(anchor, CODE, types.TextDocumentContentChangeWholeDocument(text="")) is None
 
 
 # --- comments --------------------------------------------------------------------------------
@@ -352,10 +380,11 @@ def test_hovers_answer_on_their_lines_newest_first_until_edited_away() -> None:
     assert found is not None and found.markdown == "new"
     hover = found.hover()
     assert hover.range == types.Range(at(3), at(3, 12))
-    store.follow(URI, partial(at(0), at(0), "# top\n"))
+    text = "# top\n" + CODE
+    store.follow(URI, [partial(at(0), at(0), "# top\n")], text)
     moved = store.find(URI, 3)
     assert moved is not None and moved.markdown == "old"
-    store.follow(URI, partial(at(3, 0), at(3, 3), ""))
+    store.follow(URI, [partial(at(3, 0), at(3, 3), "")], text.replace("def f", " f"))
     assert store.find(URI, 3) is None
 
 
@@ -383,9 +412,11 @@ def test_a_review_replaces_only_its_own_diagnostics_which_follow_edits() -> None
     assert store.replace(URI, {URI: items(4)}) == {URI}
     assert store.replace("file:///w/b.py", {URI: items(7)}) == {URI}
     assert [d.range.start.line for d in store.diagnostics(URI)] == [3, 6]
-    assert store.follow(URI, partial(at(0), at(0), "# top\n"))
+    text = "# top\n" + CODE
+    assert store.follow(URI, [partial(at(0), at(0), "# top\n")], text)
     assert [d.range.start.line for d in store.diagnostics(URI)] == [4, 7]
-    assert store.follow(URI, partial(at(4, 4), at(4, 10), "yield"))  # the flagged line edited
+    edited = text.replace("    return x", "    yield x")
+    assert store.follow(URI, [partial(at(4, 4), at(4, 10), "yield")], edited)  # flagged line
     assert [d.range.start.line for d in store.diagnostics(URI)] == [7]
     assert store.clear("file:///w/b.py") == {URI}
     assert store.diagnostics(URI) == []
