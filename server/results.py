@@ -19,6 +19,7 @@ from server.anchors import Anchor, follow
 
 SOURCE = "deepthink"
 MAX_HOVERS_PER_DOCUMENT = 20
+MAX_RESULT_DOCUMENTS = 100
 
 Changes = Sequence[types.TextDocumentContentChangeEvent]
 
@@ -161,3 +162,44 @@ def _follow_all(items: list[_Item], changes: Changes, text: str) -> list[_Item]:
         if anchor is not None:
             kept.append(item if anchor == item.anchor else item.moved(anchor))
     return kept
+
+
+@dataclass(frozen=True)
+class FinishedResult:
+    """A job's whole result, for `deepthink.result` (a client's preview of it)."""
+
+    job: str
+    uri: str
+    range: types.Range | None
+    mode: str
+    status: str
+    markdown: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "job": self.job,
+            "uri": self.uri,
+            "range": None if self.range is None else attrs.asdict(self.range),
+            "mode": self.mode,
+            "status": self.status,
+            "markdown": self.markdown,
+        }
+
+
+class FinishedResults:
+    """The newest result of each document (up to a bound), and the newest of all."""
+
+    def __init__(self, documents: int = MAX_RESULT_DOCUMENTS) -> None:
+        self._by_uri: dict[str, FinishedResult] = {}
+        self._documents = documents
+        self._newest: FinishedResult | None = None
+
+    def put(self, result: FinishedResult) -> None:
+        self._by_uri.pop(result.uri, None)
+        self._by_uri[result.uri] = result
+        while len(self._by_uri) > self._documents:
+            del self._by_uri[next(iter(self._by_uri))]
+        self._newest = result
+
+    def newest(self, uri: str | None = None) -> FinishedResult | None:
+        return self._newest if uri is None else self._by_uri.get(uri)

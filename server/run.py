@@ -1,16 +1,19 @@
 """One deep-think job, from `deepthink.run` to results in the editor.
 
-The command snapshots the selection, starts work-done progress and returns at once (some
-clients time out long requests); the job goes on in the background. A client without
-work-done progress gets the request held open instead, so that `$/cancelRequest` is its
-way to cancel.
+The command snapshots the selection and answers at once, for every client: some wait
+for the answer synchronously and give up after seconds (eglot), others time long
+requests out (Helix). The job goes on in the background; the user follows it through
+work-done progress where the client has it, through messages where not, and stops it
+with the progress's cancel or `deepthink.cancel`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,17 +23,18 @@ from pygls.uris import from_fs_path, to_fs_path, uri_scheme
 
 from orchestrator.context import split_lines
 from orchestrator.engine import Orchestrator
-from orchestrator.progress import Progress, Snapshot
+from orchestrator.progress import Progress
 from orchestrator.request import Mode
 from orchestrator.result import Finding, RunResult, RunStatus
 from orchestrator.workspace import Workspace
-from server.actions import RUN_COMMAND, RunArguments, parse_run_arguments
-from server.anchors import Anchor, line_break_of, relocate
+from server.actions import RUN_COMMAND, RunArguments, Scope, parse_run_arguments
+from server.anchors import anchor_lines, line_break_of, relocate
 from server.backend import CannotRun, Engine, NothingToDo
+from server.channels import Channel, MessageChannel, WorkDoneChannel
 from server.citations import link_citations
-from server.comments import comment_insertion, style_for
-from server.gitdiff import uncommitted_diff
-from server.jobs import Job, RequestId
+from server.comments import DEFAULT_MAX_LINES, comment_insertion, style_for
+from server.gitdiff import changed_hunks, uncommitted_diff, workspace_diff
+from server.jobs import Job
 from server.reporting import (
     ProgressReporter,
     begin_message,
@@ -40,9 +44,8 @@ from server.reporting import (
     failure_message,
     hover_heading,
     partial_message,
-    report_message,
 )
-from server.results import AnchoredDiagnostic, finding_diagnostic
+from server.results import AnchoredDiagnostic, FinishedResult, finding_diagnostic
 from server.selection import (
     Selection,
     asked,
@@ -60,18 +63,20 @@ _log = logging.getLogger(__name__)
 
 EDIT_ATTEMPTS = 3  # the document may change again between placing the comment and applying it
 
+# Offered by `window/showMessageRequest` to clients that run `ask` without a question.
+COMMON_QUESTIONS = (
+    "What could go wrong with this code?",
+    "What does this code assume about its inputs?",
+    "How could this be simpler?",
+    "How should this be tested?",
+)
 
-async def run_command(
-    ls: DeepThinkServer, argument: object, request_id: RequestId | None
-) -> dict[str, str]:
+
+def run_command(ls: DeepThinkServer, argument: object) -> dict[str, str]:
     args, selection = _read_arguments(ls, argument)
-    await ls.settings_ready()
     job = ls.jobs.start(args.uri)
-    ls.jobs.link_request(request_id, job)
-    try:
-        return await _start(ls, job, args, selection)
-    finally:
-        ls.jobs.unlink_request(request_id)
+    job.task = asyncio.ensure_future(_run_job(ls, job, args, selection))
+    return {"job": job.id, "status": "running"}
 
 
 def _read_arguments(ls: DeepThinkServer, argument: object) -> tuple[RunArguments, Selection]:
@@ -86,119 +91,140 @@ def _read_arguments(ls: DeepThinkServer, argument: object) -> tuple[RunArguments
     fs_path = to_fs_path(args.uri) if uri_scheme(args.uri) == "file" else None
     if fs_path is None:
         raise JsonRpcInvalidParams(f"{RUN_COMMAND}: {args.uri} is not a file: save it first")
-    first, _ = selected_lines(args.range)
     line_count = len(split_lines(document.source))
-    if first >= line_count:
-        # A range ending past the end runs to the end (as LSP says); one starting there is
-        # about code the document does not have.
-        raise JsonRpcInvalidParams(
-            f"{RUN_COMMAND}: the range starts at line {first + 1}, but the document has "
-            f"{line_count} lines"
-        )
+    if args.range is not None and args.mode is not Mode.REVIEW_DIFF:
+        first, _ = selected_lines(args.range)
+        if first >= line_count:
+            # A range ending past the end runs to the end (as LSP says); one starting there
+            # is about code the document does not have.
+            raise JsonRpcInvalidParams(
+                f"{RUN_COMMAND}: the range starts at line {first + 1}, but the document has "
+                f"{line_count} lines"
+            )
     path = Path(fs_path)
     root = workspace_root(path, ls.workspace_folders())
+    # A review diff is about the file's changes, wherever the cursor is.
+    chosen = None if args.mode is Mode.REVIEW_DIFF else args.range
     selection = take_selection(
-        args.uri, path, root, document.source, document.language_id or "", args.range
+        args.uri, path, root, document.source, document.language_id or "", chosen
     )
     return args, selection
 
 
-async def _start(
-    ls: DeepThinkServer, job: Job, args: RunArguments, selection: Selection
-) -> dict[str, str]:
+async def _run_job(ls: DeepThinkServer, job: Job, args: RunArguments, selection: Selection) -> None:
     try:
-        engine = ls.backend.acquire()
-    except CannotRun as problem:
+        await ls.settings_ready()
+        if args.mode is Mode.ASK and args.question is None:
+            question = await _pick_question(ls, selection)
+            if question is None or job.cancel.cancelled:
+                ls.show(
+                    types.MessageType.Info, "Deep think: no question was picked, so none was asked."
+                )
+                return
+            args = dataclasses.replace(args, question=question)
+        try:
+            engine = ls.backend.acquire()
+        except CannotRun as problem:
+            ls.show(types.MessageType.Error, str(problem))
+            return
+        try:
+            await _execute(ls, job, engine, args, selection)
+        finally:
+            ls.backend.release(engine)
+    except Exception as error:
+        _log.exception("job %s failed", job.id)
+        ls.show(types.MessageType.Error, f"Deep think failed unexpectedly: {error!r} (see the log)")
+    finally:
         ls.jobs.finish(job)
-        ls.show(types.MessageType.Error, str(problem))
-        return {"job": job.id, "status": RunStatus.FAILED.value}
-    if args.mode.is_review:
-        ls.publish_diagnostics(ls.diagnostics.clear(args.uri))
-    try:
-        token = await _begin_progress(ls, job, engine, args, selection)
-    except BaseException:
-        ls.backend.release(engine)
-        ls.jobs.finish(job)
-        raise
-    job.task = asyncio.ensure_future(_execute(ls, job, engine, args, selection, token))
-    if token is not None:
-        return {"job": job.id, "status": "running"}
-    return {"job": job.id, "status": str(await job.task)}
 
 
-async def _begin_progress(
-    ls: DeepThinkServer, job: Job, engine: Engine, args: RunArguments, selection: Selection
-) -> str | None:
-    if not ls.supports_progress:
-        return None
-    try:
-        await ls.work_done_progress.create_async(job.id)
-    except Exception:
-        _log.exception("the client refused a work-done progress; running without one")
-        return None
+async def _pick_question(ls: DeepThinkServer, selection: Selection) -> str | None:
+    """For clients that cannot prompt: common questions to pick from; None if none is."""
     anchor = selection.anchor
-    ls.work_done_progress.begin(
-        job.id,
-        types.WorkDoneProgressBegin(
-            title=begin_title(engine.config.orchestrator.parallel_agents),
-            message=begin_message(
-                args.mode, selection.relative_path, anchor.start + 1, anchor.end + 1
-            ),
-            percentage=0,
-            cancellable=True,
+    params = types.ShowMessageRequestParams(
+        type=types.MessageType.Info,
+        message=(
+            f"Deep think: which question about {selection.relative_path}:{anchor.start + 1}-"
+            f"{anchor.end + 1}? (Your own question: pass it as the command's `question`.)"
         ),
+        actions=[types.MessageActionItem(title=question) for question in COMMON_QUESTIONS],
     )
-    return job.id
+    try:
+        picked = await ls.window_show_message_request_async(params)
+    except JsonRpcException as error:
+        _log.info("the client did not offer the questions: %s", error)
+        return None
+    return picked.title if picked is not None else None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    result: RunResult
+    diff: str | None = None  # what a review diff reviewed
 
 
 async def _execute(
-    ls: DeepThinkServer,
-    job: Job,
-    engine: Engine,
-    args: RunArguments,
-    selection: Selection,
-    token: str | None,
-) -> str:
-    """Run the job and deliver its result; returns the final status for the no-progress reply."""
+    ls: DeepThinkServer, job: Job, engine: Engine, args: RunArguments, selection: Selection
+) -> None:
+    if args.mode.is_review:
+        ls.publish_diagnostics(ls.diagnostics.clear(_review_key(args, selection)))
+    channel = await _open_channel(ls, job, args)
+    channel.begin(begin_title(engine.config.orchestrator.parallel_agents), _begin(args, selection))
     progress = Progress()
-    reporter = None
-    if token is not None:
-        reporter = ProgressReporter(
-            asyncio.get_running_loop(), functools.partial(_report, ls, token)
-        )
-        progress.subscribe(reporter.on_snapshot)
+    reporter = ProgressReporter(asyncio.get_running_loop(), channel.report)
+    progress.subscribe(reporter.on_snapshot)
     work = functools.partial(_perform, engine, args, selection, job, progress)
     try:
-        result = await ls.jobs.run_in_thread(work)
+        outcome = await ls.jobs.run_in_thread(work)
     except NothingToDo as nothing:
-        _end_progress(ls, token, str(nothing))
+        channel.end(str(nothing), shown_apart=True)
         ls.show(types.MessageType.Info, str(nothing))
-        return "nothing to do"
+        return
     except CannotRun as problem:
-        _end_progress(ls, token, str(problem))
+        channel.end(str(problem), shown_apart=True)
         ls.show(types.MessageType.Error, str(problem))
-        return RunStatus.FAILED.value
-    except Exception as error:
-        _log.exception("job %s failed", job.id)
-        _end_progress(ls, token, "failed: internal error")
-        ls.show(types.MessageType.Error, f"Deep think failed unexpectedly: {error!r} (see the log)")
-        return RunStatus.FAILED.value
+        return
+    except Exception:
+        channel.end("failed: internal error", shown_apart=True)
+        raise
     finally:
-        if reporter is not None:
-            reporter.close()
-        ls.backend.release(engine)
-        ls.jobs.finish(job)
-    _end_progress(ls, token, end_message(result))
-    await _deliver(ls, args, selection, result)
-    return result.status.value
+        reporter.close()
+    result = outcome.result
+    channel.end(end_message(result), shown_apart=result.status is RunStatus.FAILED)
+    await _deliver(ls, job, args, selection, outcome)
+
+
+async def _open_channel(ls: DeepThinkServer, job: Job, args: RunArguments) -> Channel:
+    if args.work_done_token is not None:  # the client made a progress for this job
+        job.progress_token = args.work_done_token
+        return WorkDoneChannel(ls.work_done_progress, args.work_done_token, ls.log)
+    if ls.supports_progress:
+        try:
+            await ls.work_done_progress.create_async(job.id)
+        except Exception:
+            _log.exception("the client refused a work-done progress; telling by messages")
+        else:
+            job.progress_token = job.id
+            return WorkDoneChannel(ls.work_done_progress, job.id, ls.log)
+    return MessageChannel(ls.show, ls.log)
+
+
+def _begin(args: RunArguments, selection: Selection) -> str:
+    if args.mode is Mode.REVIEW_DIFF:
+        subject = "the workspace" if args.scope is Scope.WORKSPACE else selection.relative_path
+        return f"review diff of {subject}"
+    anchor = selection.anchor
+    return begin_message(args.mode, selection.relative_path, anchor.start + 1, anchor.end + 1)
 
 
 def _perform(
     engine: Engine, args: RunArguments, selection: Selection, job: Job, progress: Progress
-) -> RunResult:
+) -> _Outcome:
     """The blocking part, on a job thread."""
     diff = None
-    if args.mode is Mode.REVIEW_DIFF:
+    if args.mode is Mode.REVIEW_DIFF and args.scope is Scope.WORKSPACE:
+        diff = workspace_diff(selection.root)
+    elif args.mode is Mode.REVIEW_DIFF:
         diff = uncommitted_diff(selection.path, selection.text, selection.relative_path)
     request = build_request(
         selection, args.mode, args.question, engine.config.context.max_tokens, diff
@@ -208,31 +234,16 @@ def _perform(
     except ValueError as error:
         raise CannotRun(str(error)) from None
     orchestrator = Orchestrator(engine.config, workspace, engine.llm, engine.cache)
-    return orchestrator.run(request, job.cancel, progress)
-
-
-def _report(ls: DeepThinkServer, token: str, snapshot: Snapshot) -> None:
-    ls.work_done_progress.report(
-        token,
-        types.WorkDoneProgressReport(
-            message=report_message(snapshot), percentage=snapshot.percentage, cancellable=True
-        ),
-    )
-
-
-def _end_progress(ls: DeepThinkServer, token: str | None, message: str) -> None:
-    if token is None:
-        return
-    ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-    ls.work_done_progress.tokens.pop(token, None)
+    return _Outcome(orchestrator.run(request, job.cancel, progress), diff)
 
 
 # --- results -------------------------------------------------------------------------------------
 
 
 async def _deliver(
-    ls: DeepThinkServer, args: RunArguments, selection: Selection, result: RunResult
+    ls: DeepThinkServer, job: Job, args: RunArguments, selection: Selection, outcome: _Outcome
 ) -> None:
+    result = outcome.result
     if result.status is RunStatus.CANCELLED:
         return
     if result.status is RunStatus.FAILED:
@@ -241,9 +252,29 @@ async def _deliver(
     if result.status is RunStatus.PARTIAL:
         ls.show(types.MessageType.Warning, partial_message(result))
     heading = hover_heading(args.mode, asked(args.mode, args.question), result)
+    markdown = heading + link_citations(
+        result.markdown, functools.partial(_file_uri, selection.root)
+    )
+    ls.finished.put(
+        FinishedResult(job.id, args.uri, args.range, args.mode.value, result.status.value, markdown)
+    )
+    if args.mode.is_review:
+        _publish_findings(ls, _review_key(args, selection), selection, result.findings)
+    if args.mode is Mode.REVIEW_DIFF:
+        _deliver_diff_review(ls, args, selection, outcome, markdown)
+        return
     document = ls.open_document(args.uri)
     if document is None:
-        _deliver_to_closed(ls, args, selection, result, heading)
+        # Editing a file the user closed would leave an unsaved change they cannot see.
+        # The hover waits for the code: reopening the file finds it again.
+        ls.log(types.MessageType.Info, markdown)
+        if result.markdown.strip():
+            ls.hovers.put(args.uri, selection.anchor, markdown)
+        ls.show(
+            types.MessageType.Info,
+            f"{selection.relative_path} was closed while deep think ran: the result is in the "
+            "output log, and shows on hover when you reopen the file.",
+        )
         return
     anchor = relocate(selection.anchor, document.source)
     if anchor is None:
@@ -252,81 +283,84 @@ async def _deliver(
             f"The selected code in {selection.relative_path} was changed while deep think ran, "
             "so its result is not attached to it; the result is in the output log.",
         )
-        ls.log(types.MessageType.Info, heading + result.markdown)
+        ls.log(types.MessageType.Info, markdown)
         return
-    if args.mode.is_review:
-        lines = split_lines(document.source)
-        _publish_findings(ls, args.uri, selection, anchor, lines, result.findings)
     if not result.markdown.strip():
         return
-    markdown = link_citations(result.markdown, functools.partial(_file_uri, selection.root))
-    ls.hovers.put(args.uri, anchor, heading + markdown)
+    ls.hovers.put(args.uri, anchor, markdown)
     settings = ls.backend.settings
     output = args.output or (settings.output if settings else Output.COMMENT)
     if output is Output.COMMENT:
-        await _insert_comment(ls, args, selection, result.markdown)
+        max_lines = settings.comment_max_lines if settings else DEFAULT_MAX_LINES
+        await _insert_comment(ls, args, selection, result.markdown, max_lines)
 
 
-def _deliver_to_closed(
-    ls: DeepThinkServer, args: RunArguments, selection: Selection, result: RunResult, heading: str
+def _deliver_diff_review(
+    ls: DeepThinkServer,
+    args: RunArguments,
+    selection: Selection,
+    outcome: _Outcome,
+    markdown: str,
 ) -> None:
-    """The document was closed while the job ran: nothing is lost, and nothing is inserted.
-
-    Editing a file the user closed would leave an unsaved change they cannot see. The result
-    goes to the output log now, findings are published (editors list them for closed files
-    too), and the hover waits for the code: reopening the file finds it again.
-    """
-    if args.mode.is_review:
-        lines = split_lines(selection.text)
-        _publish_findings(ls, args.uri, selection, selection.anchor, lines, result.findings)
-    ls.log(types.MessageType.Info, heading + result.markdown)
-    if result.markdown.strip():
-        markdown = link_citations(result.markdown, functools.partial(_file_uri, selection.root))
-        ls.hovers.put(args.uri, selection.anchor, heading + markdown)
+    """Findings are diagnostics already; the summary goes on hover over the changed lines of
+    this document and into the log, never into the code."""
+    snapshot = split_lines(selection.text)
+    document = ls.open_document(args.uri)
+    for hunk in changed_hunks(outcome.diff or ""):
+        if hunk.path != selection.relative_path or hunk.start_line > len(snapshot):
+            continue
+        lines = anchor_lines(selection.text, hunk.start_line - 1, hunk.end_line - 1)
+        anchor = relocate(lines, document.source) if document is not None else lines
+        if anchor is not None:
+            ls.hovers.put(args.uri, anchor, markdown)
+    ls.log(types.MessageType.Info, markdown)
+    findings = len(outcome.result.findings)
+    where = "the workspace" if args.scope is Scope.WORKSPACE else selection.relative_path
     ls.show(
         types.MessageType.Info,
-        f"{selection.relative_path} was closed while deep think ran: the result is in the "
-        "output log, and shows on hover when you reopen the file.",
+        f"Deep think reviewed the changes of {where}: {findings} finding"
+        f"{'s' if findings != 1 else ''} in the problems list; the summary is in the output "
+        "log and on hover over the changed lines.",
     )
 
 
-def _current_anchor(ls: DeepThinkServer, uri: str, selection: Selection) -> Anchor | None:
-    document = ls.open_document(uri)
-    return relocate(selection.anchor, document.source) if document is not None else None
+def _review_key(args: RunArguments, selection: Selection) -> str:
+    """Whose findings a review replaces: the document's, or the workspace's for its diff."""
+    if args.mode is Mode.REVIEW_DIFF and args.scope is Scope.WORKSPACE:
+        return from_fs_path(str(selection.root)) or str(selection.root)
+    return args.uri
 
 
 def _publish_findings(
-    ls: DeepThinkServer,
-    uri: str,
-    selection: Selection,
-    anchor: Anchor,
-    lines: list[str],
-    findings: list[Finding],
+    ls: DeepThinkServer, review: str, selection: Selection, findings: list[Finding]
 ) -> None:
-    """Findings in the reviewed file (whose `lines` are given) move with its code since the
-    job started."""
+    """Findings cite lines of the files as they were; in the reviewed document they are
+    placed on that snapshot and then found again in its current text."""
     columns = ls.workspace.position_codec.client_num_units
-    moved_by = anchor.start - selection.anchor.start
+    snapshot = split_lines(selection.text)
     found: dict[str, list[AnchoredDiagnostic]] = {}
     for finding in findings:
-        target = _finding_uri(uri, selection, finding.path)
+        target = _finding_uri(selection, finding.path)
         if target is None:
             _log.info("finding for a file that does not exist: %s", finding)
             continue
-        if target == uri:
-            finding = Finding(
-                finding.path,
-                finding.start_line + moved_by,
-                finding.end_line + moved_by,
-                finding.severity,
-                finding.message,
-            )
-        target_lines = lines if target == uri else _file_lines(ls, target)
-        if target_lines is None:
+        lines = snapshot if target == selection.uri else _file_lines(ls, target)
+        if lines is None:
             continue
-        if (item := finding_diagnostic(finding, target_lines, columns)) is not None:
+        item = finding_diagnostic(finding, lines, columns)
+        if item is not None and target == selection.uri:
+            item = _current(ls, selection.uri, item)
+        if item is not None:
             found.setdefault(target, []).append(item)
-    ls.publish_diagnostics(ls.diagnostics.replace(uri, found))
+    ls.publish_diagnostics(ls.diagnostics.replace(review, found))
+
+
+def _current(ls: DeepThinkServer, uri: str, item: AnchoredDiagnostic) -> AnchoredDiagnostic | None:
+    document = ls.open_document(uri)
+    if document is None:
+        return item
+    anchor = relocate(item.anchor, document.source)
+    return None if anchor is None else item.moved(anchor)
 
 
 def _file_lines(ls: DeepThinkServer, uri: str) -> list[str] | None:
@@ -340,10 +374,10 @@ def _file_lines(ls: DeepThinkServer, uri: str) -> list[str] | None:
         return None  # gone since it was cited
 
 
-def _finding_uri(uri: str, selection: Selection, cited: str) -> str | None:
+def _finding_uri(selection: Selection, cited: str) -> str | None:
     try:
         if (selection.root / cited).resolve() == selection.path.resolve():
-            return uri  # the reviewed document itself, under the URI the editor uses
+            return selection.uri  # the reviewed document itself, under the URI the editor uses
     except (OSError, ValueError):
         return None
     return _file_uri(selection.root, cited)
@@ -364,7 +398,11 @@ def _file_uri(root: Path, cited: str) -> str | None:
 
 
 async def _insert_comment(
-    ls: DeepThinkServer, args: RunArguments, selection: Selection, markdown: str
+    ls: DeepThinkServer,
+    args: RunArguments,
+    selection: Selection,
+    markdown: str,
+    max_lines: int,
 ) -> None:
     style = style_for(selection.language_id)
     if style is None:
@@ -374,10 +412,11 @@ async def _insert_comment(
             "nothing: hover over the selected code to read the result.",
         )
         return
+    heading = comment_heading(args.mode, asked(args.mode, args.question))
     reason = "the selected code is no longer there"
     for _ in range(EDIT_ATTEMPTS):
         document = ls.open_document(args.uri)
-        anchor = _current_anchor(ls, args.uri, selection)
+        anchor = relocate(selection.anchor, document.source) if document is not None else None
         if document is None or anchor is None:
             break
         text, version = document.source, document.version
@@ -386,9 +425,10 @@ async def _insert_comment(
             lines,
             anchor,
             style,
-            comment_heading(args.mode, asked(args.mode, args.question)),
+            heading,
             markdown,
             line_break_of(text),
+            max_lines,
         )
         at = _line_start(ls, lines, insertion.line)
         edit = _insertion_edit(ls, args.uri, version, at, insertion.text)

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -29,6 +29,7 @@ from server.actions import (
     ACTION_KIND,
     CANCEL_COMMAND,
     CLEAR_DIAGNOSTICS_COMMAND,
+    RESULT_COMMAND,
     RUN_COMMAND,
     code_actions,
     resolve_code_action,
@@ -36,7 +37,7 @@ from server.actions import (
 from server.backend import Backend
 from server.initialize_cache import FirstInitialize
 from server.jobs import Jobs
-from server.results import DiagnosticStore, HoverStore
+from server.results import DiagnosticStore, FinishedResults, HoverStore
 from server.run import run_command
 from server.settings import SECTION, load_settings
 
@@ -68,10 +69,18 @@ class DeepThinkProtocol(LanguageServerProtocol):
         else:  # as pygls' _send_data serializes it
             first.settle(json.loads(json.dumps(result, default=self._serialize_message)))
 
-    def _handle_cancel_notification(self, msg_id: MsgId) -> None:
-        # pygls only cancels its own future for the request; the job runs on without this.
-        super()._handle_cancel_notification(msg_id)
-        cast(DeepThinkServer, self._server).jobs.cancel_request(msg_id)
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(
+        self, params: types.ExecuteCommandParams
+    ) -> Generator[Any, Any, Any]:
+        # pygls hands a command its arguments only: a progress token the client made for
+        # `deepthink.run` travels into the argument, where the job reads it.
+        match params:
+            case types.ExecuteCommandParams(
+                command=command, arguments=[dict() as argument], work_done_token=token
+            ) if command == RUN_COMMAND and token is not None:
+                argument.setdefault("workDoneToken", token)
+        return (yield from super().lsp_workspace__execute_command(params))
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
@@ -96,6 +105,7 @@ class DeepThinkServer(LanguageServer):
         self.backend = Backend()
         self.hovers = HoverStore()
         self.diagnostics = DiagnosticStore()
+        self.finished = FinishedResults()
         self.init_options: object = None
         self.workspace_settings: object = None
         self.settings_update: asyncio.Task[None] | None = None
@@ -276,6 +286,7 @@ def code_action(ls: DeepThinkServer, params: types.CodeActionParams) -> list[typ
         params.range,
         params.context.only,
         resolve_command=ls.resolves_code_action_command,
+        invoked=params.context.trigger_kind != types.CodeActionTriggerKind.Automatic,
     )
 
 
@@ -289,7 +300,7 @@ def code_action_resolve(ls: DeepThinkServer, action: types.CodeAction) -> types.
 def work_done_progress_cancel(
     ls: DeepThinkServer, params: types.WorkDoneProgressCancelParams
 ) -> None:
-    ls.jobs.cancel(str(params.token), "cancelled by the user")
+    ls.jobs.cancel_progress(params.token, "cancelled by the user")
 
 
 async def shutdown(ls: DeepThinkServer, params: None) -> None:
@@ -297,14 +308,14 @@ async def shutdown(ls: DeepThinkServer, params: None) -> None:
     ls.backend.close()
 
 
-async def run(ls: DeepThinkServer, *arguments: Any) -> dict[str, str]:
-    """`deepthink.run {uri, range, mode, question?, output?}`."""
+def run(ls: DeepThinkServer, *arguments: Any) -> dict[str, str]:
+    """`deepthink.run {uri, range, mode, ...}`: starts a job and answers at once."""
     if len(arguments) != 1:
         raise JsonRpcInvalidParams(
-            f"{RUN_COMMAND}: expected one argument {{uri, range, mode, question?, output?}}, "
-            f"got {len(arguments)}"
+            f"{RUN_COMMAND}: expected one argument {{uri, range, mode, question?, output?, "
+            f"scope?, workDoneToken?}}, got {len(arguments)}"
         )
-    return await run_command(ls, arguments[0], ls.protocol.msg_id)
+    return run_command(ls, arguments[0])
 
 
 def clear_diagnostics(ls: DeepThinkServer, *arguments: Any) -> None:
@@ -324,8 +335,32 @@ def clear_diagnostics(ls: DeepThinkServer, *arguments: Any) -> None:
 
 
 def cancel(ls: DeepThinkServer, *arguments: Any) -> int:
-    """`deepthink.cancel`: for clients that cannot cancel a progress; returns how many stopped."""
-    return ls.jobs.cancel_all("cancelled by the user")
+    """`deepthink.cancel [{job}]`: one job, or every one; returns how many were stopped."""
+    match arguments:
+        case () | (None,):
+            return ls.jobs.cancel_all("cancelled by the user")
+        case ({"job": str(job)},):
+            return int(ls.jobs.cancel(job, "cancelled by the user"))
+        case _:
+            shown = ", ".join(repr(argument) for argument in arguments)
+            raise JsonRpcInvalidParams(
+                f"{CANCEL_COMMAND}: expected no argument or {{job}}, got {shown:.200}"
+            )
+
+
+def result(ls: DeepThinkServer, *arguments: Any) -> dict[str, object] | None:
+    """`deepthink.result [{uri}]`: the newest whole result, of one document or of any."""
+    match arguments:
+        case () | (None,):
+            found = ls.finished.newest()
+        case ({"uri": str(uri)},):
+            found = ls.finished.newest(unquote(uri)) or ls.finished.newest(uri)
+        case _:
+            shown = ", ".join(repr(argument) for argument in arguments)
+            raise JsonRpcInvalidParams(
+                f"{RESULT_COMMAND}: expected no argument or {{uri}}, got {shown:.200}"
+            )
+    return None if found is None else found.to_json()
 
 
 def create_server() -> DeepThinkServer:
@@ -346,4 +381,5 @@ def create_server() -> DeepThinkServer:
     ls.command(RUN_COMMAND)(run)
     ls.command(CLEAR_DIAGNOSTICS_COMMAND)(clear_diagnostics)
     ls.command(CANCEL_COMMAND)(cancel)
+    ls.command(RESULT_COMMAND)(result)
     return ls
