@@ -79,6 +79,15 @@ class Backend:
         self._users[llm] += 1
         return Engine(config, llm, self._open_cache() if config.cache.enabled else None)
 
+    def warm_up(self) -> None:
+        """Make the current client ready in the background, if a job could run now."""
+        try:
+            engine = self.acquire()
+        except CannotRun:
+            return
+        engine.llm.warm_up()
+        self.release(engine)
+
     def release(self, engine: Engine) -> None:
         self._users[engine.llm] -= 1
         if self._users[engine.llm] <= 0:

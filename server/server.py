@@ -6,7 +6,6 @@ Handlers here only translate; the work lives in the modules they call.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Generator, Iterable, Sequence
@@ -18,7 +17,6 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.json_rpc import MsgId
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
@@ -35,7 +33,6 @@ from server.actions import (
     resolve_code_action,
 )
 from server.backend import Backend
-from server.initialize_cache import FirstInitialize
 from server.jobs import Jobs
 from server.results import DiagnosticStore, FinishedResults, HoverStore
 from server.run import run_command
@@ -47,27 +44,8 @@ SETTINGS_TIMEOUT = 10.0  # seconds a job waits for settings the client is still 
 
 
 class DeepThinkProtocol(LanguageServerProtocol):
-    """pygls' protocol with two repairs for jobs that outlive their request, and the
-    first `initialize` kept from being answered twice (server/stdio_start.py)."""
-
-    first_initialize: FirstInitialize | None = None
-
-    def _send_response(
-        self, msg_id: MsgId, result: Any | None = None, error: types.ResponseError | None = None
-    ) -> None:
-        # Every answer to a request passes here (pygls 2.1.1, protocol/json_rpc.py), the
-        # results of handlers as well as their errors.
-        first = self.first_initialize
-        if first is None or msg_id != first.msg_id:
-            super()._send_response(msg_id, result, error)
-            return
-        self.first_initialize = None
-        if first.answered is None:
-            super()._send_response(msg_id, result, error)
-        if error is not None:
-            first.settle(None)
-        else:  # as pygls' _send_data serializes it
-            first.settle(json.loads(json.dumps(result, default=self._serialize_message)))
+    """pygls' protocol with two repairs: the progress token of `deepthink.run`, and shutdown
+    with jobs in flight."""
 
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
     def lsp_workspace__execute_command(
@@ -173,6 +151,8 @@ class DeepThinkServer(LanguageServer):
             return
         self.backend.configure(settings)
         _log.debug("settings applied: %s", settings)
+        # The first job would otherwise wait for the LLM client's import (about a second).
+        self.backend.warm_up()
 
     def refresh_settings(self, pushed: object = None) -> None:
         """Take new settings in order: pull them if the client can, else use what it pushed."""

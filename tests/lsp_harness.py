@@ -31,6 +31,7 @@ TIMEOUT = 15.0  # generous: a slow CI machine must not fail a correct server
 
 T = TypeVar("T")
 EditStyle = Literal["insert", "neovim", "whole"]
+Edit = types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit
 
 # A file, the synthesis scripted for it, and the file once `explain` on `divide` has run.
 SOURCE = """\
@@ -206,26 +207,26 @@ class Editor:
             self._report(document, ordered)
         return types.ApplyWorkspaceEditResult(applied=True)
 
-    def _report(self, document: TextDocument, edits: list[types.TextEdit]) -> None:
+    def _report(self, document: TextDocument, edits: list[Edit]) -> None:
+        changes = [types.TextDocumentContentChangePartial(e.range, _new_text(e)) for e in edits]
         if self.edit_style == "insert":
-            changes = [types.TextDocumentContentChangePartial(e.range, _new_text(e)) for e in edits]
             self._change(document.uri, changes)
             return
         if self.edit_style == "whole":
             edited = TextDocument(document.uri, document.source)
-            for edit in edits:
-                edited.apply_change(types.TextDocumentContentChangePartial(edit.range, edit.new_text))
+            for change in changes:
+                edited.apply_change(change)
             whole = types.TextDocumentContentChangeWholeDocument(edited.source)
             self._change(document.uri, [whole])  # type: ignore[list-item]
             return
         lines = document.source.split("\n")
         neovim = []
-        for edit in edits:
-            start = edit.range.start
-            assert edit.range.start == edit.range.end and start.character == 0, edit
+        for change in changes:
+            start = change.range.start
+            assert change.range.start == change.range.end and start.character == 0, change
             line = lines[start.line]
             whole_line = types.Range(start, types.Position(start.line, len(line)))
-            neovim.append(types.TextDocumentContentChangePartial(whole_line, edit.new_text + line))
+            neovim.append(types.TextDocumentContentChangePartial(whole_line, change.text + line))
         self._change(document.uri, neovim)
 
     # --- requests ------------------------------------------------------------------------
@@ -376,7 +377,7 @@ async def _connect(client: LanguageClient, port: int) -> None:
             await asyncio.sleep(0.05)
 
 
-def _new_text(edit: types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit) -> str:
+def _new_text(edit: Edit) -> str:
     assert not isinstance(edit, types.SnippetTextEdit), "the server sends no snippets"
     return edit.new_text
 

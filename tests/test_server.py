@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 
 from tests.gitrepo import git
 from tests.llm_server import Reply, ScriptedLLMServer

@@ -41,8 +41,10 @@ async def test_the_hover_and_findings_survive_the_inserted_comment_however_it_is
         hover = await ed.hover(uri, lines.index("def divide(a, b):"))
         above = await ed.hover(uri, lines.index("def divide(a, b):") - 1)
         diagnostics = await wait_until(
-            lambda: [d.range.start.line for d in ed.client.diagnostics.get(uri, [])]
-            == [lines.index("    return a / b")],
+            lambda: (
+                [d.range.start.line for d in ed.client.diagnostics.get(uri, [])]
+                == [lines.index("    return a / b")]
+            ),
             "the finding on `return`",
         )
 

@@ -78,7 +78,8 @@ BAD_COMMANDS: dict[str, tuple[str, Callable[[str], list[Any]], str]] = {
     "two arguments": (
         "deepthink.run",
         lambda uri: [arguments(uri), arguments(uri)],
-        "expected one argument {uri, range, mode, question?, output?, scope?, workDoneToken?}, got 2",
+        "expected one argument {uri, range, mode, question?, output?, scope?, workDoneToken?}, "
+        "got 2",
     ),
     "not an object": ("deepthink.run", lambda uri: ["explain"], "expected an object"),
     "unknown mode": (
