@@ -33,8 +33,8 @@ from server.actions import (
     resolve_code_action,
 )
 from server.backend import Backend
+from server.editor import Results
 from server.jobs import Jobs
-from server.results import DiagnosticStore, FinishedResults, HoverStore
 from server.run import run_command
 from server.settings import SECTION, load_settings
 
@@ -81,9 +81,7 @@ class DeepThinkServer(LanguageServer):
         super().__init__("deepthink-lsp", __version__, protocol_cls=DeepThinkProtocol)
         self.jobs = Jobs()
         self.backend = Backend()
-        self.hovers = HoverStore()
-        self.diagnostics = DiagnosticStore()
-        self.finished = FinishedResults()
+        self.results = Results()
         self.init_options: object = None
         self.workspace_settings: object = None
         self.settings_update: asyncio.Task[None] | None = None
@@ -124,6 +122,14 @@ class DeepThinkServer(LanguageServer):
 
     # --- telling the user ----------------------------------------------------------------
 
+    async def apply_edit(self, edit: types.WorkspaceEdit) -> types.ApplyWorkspaceEditResult:
+        params = types.ApplyWorkspaceEditParams(edit=edit, label="Deep think")
+        return await self.workspace_apply_edit_async(params)
+
+    def columns(self, line: str) -> int:
+        columns: int = self.workspace.position_codec.client_num_units(line)
+        return columns
+
     def show(self, kind: types.MessageType, message: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
@@ -132,7 +138,7 @@ class DeepThinkServer(LanguageServer):
 
     def publish_diagnostics(self, uris: Iterable[str]) -> None:
         for uri in sorted(uris):
-            diagnostics = self.diagnostics.diagnostics(uri)
+            diagnostics = self.results.diagnostics.diagnostics(uri)
             self.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
             )
@@ -246,16 +252,16 @@ def follow_changes(
     changes: Sequence[types.TextDocumentContentChangeEvent],
     text: str,
 ) -> None:
-    ls.hovers.follow(uri, changes, text)
-    if ls.diagnostics.follow(uri, changes, text):
+    ls.results.hovers.follow(uri, changes, text)
+    if ls.results.diagnostics.follow(uri, changes, text):
         ls.publish_diagnostics([uri])
 
 
 def hover(ls: DeepThinkServer, params: types.HoverParams) -> types.Hover | None:
-    result = ls.hovers.find(params.text_document.uri, params.position.line)
+    result = ls.results.hovers.find(params.text_document.uri, params.position.line)
     if result is None:
         return None
-    return result.hover(ls.workspace.position_codec.client_num_units)
+    return result.hover(ls.columns)
 
 
 def code_action(ls: DeepThinkServer, params: types.CodeActionParams) -> list[types.CodeAction]:
@@ -311,7 +317,7 @@ def clear_diagnostics(ls: DeepThinkServer, *arguments: Any) -> None:
             raise JsonRpcInvalidParams(
                 f"{CLEAR_DIAGNOSTICS_COMMAND}: expected no argument or {{uri}}, got {shown}"
             )
-    ls.publish_diagnostics(ls.diagnostics.clear(uri))
+    ls.publish_diagnostics(ls.results.diagnostics.clear(uri))
 
 
 def cancel(ls: DeepThinkServer, *arguments: Any) -> int:
@@ -320,7 +326,7 @@ def cancel(ls: DeepThinkServer, *arguments: Any) -> int:
         case () | (None,):
             return ls.jobs.cancel_all("cancelled by the user")
         case ({"job": str(job)},):
-            return int(ls.jobs.cancel(job, "cancelled by the user"))
+            return 1 if ls.jobs.cancel(job, "cancelled by the user") else 0
         case _:
             shown = ", ".join(repr(argument) for argument in arguments)
             raise JsonRpcInvalidParams(
@@ -332,9 +338,10 @@ def result(ls: DeepThinkServer, *arguments: Any) -> dict[str, object] | None:
     """`deepthink.result [{uri}]`: the newest whole result, of one document or of any."""
     match arguments:
         case () | (None,):
-            found = ls.finished.newest()
+            found = ls.results.finished.newest()
         case ({"uri": str(uri)},):
-            found = ls.finished.newest(unquote(uri)) or ls.finished.newest(uri)
+            newest = ls.results.finished.newest
+            found = newest(unquote(uri)) or newest(uri)
         case _:
             shown = ", ".join(repr(argument) for argument in arguments)
             raise JsonRpcInvalidParams(
