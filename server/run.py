@@ -28,7 +28,7 @@ from orchestrator.request import Mode
 from orchestrator.result import RunStatus
 from orchestrator.workspace import Workspace
 from server.actions import RUN_COMMAND, RunArguments, Scope, parse_run_arguments
-from server.backend import Backend, CannotRun, Engine, NothingToDo
+from server.backend import Backend, CannotRun, Resources, NothingToDo
 from server.channels import Channel, MessageChannel, WorkDoneChannel
 from server.delivery import Finished, deliver, review_key
 from server.editor import Editor, Results
@@ -129,14 +129,14 @@ async def _run_job(ls: JobHost, job: Job, args: RunArguments, selection: Selecti
                 return
             args = dataclasses.replace(args, question=question)
         try:
-            engine = ls.backend.acquire()
+            resources = ls.backend.acquire()
         except CannotRun as problem:
             ls.show(types.MessageType.Error, str(problem))
             return
         try:
-            await _execute(ls, job, engine, args, selection)
+            await _execute(ls, job, resources, args, selection)
         finally:
-            ls.backend.release(engine)
+            ls.backend.release(resources)
     except Exception as error:
         _log.exception("job %s failed", job.id)
         ls.show(types.MessageType.Error, f"Deep think failed unexpectedly: {error!r} (see the log)")
@@ -164,16 +164,16 @@ async def _pick_question(ls: JobHost, selection: Selection) -> str | None:
 
 
 async def _execute(
-    ls: JobHost, job: Job, engine: Engine, args: RunArguments, selection: Selection
+    ls: JobHost, job: Job, resources: Resources, args: RunArguments, selection: Selection
 ) -> None:
     if args.mode.is_review:
         ls.publish_diagnostics(ls.results.diagnostics.clear(review_key(args, selection)))
     channel = await _open_channel(ls, job, args)
-    channel.begin(begin_title(engine.config.orchestrator.parallel_agents), _begin(args, selection))
+    channel.begin(begin_title(resources.config.orchestrator.parallel_agents), _begin(args, selection))
     progress = Progress()
     reporter = ProgressReporter(asyncio.get_running_loop(), channel.report)
     progress.subscribe(reporter.on_snapshot)
-    work = functools.partial(_perform, engine, args, selection, job, progress)
+    work = functools.partial(_perform, resources, args, selection, job, progress)
     try:
         finished = await ls.jobs.run_in_thread(work)
     except NothingToDo as nothing:
@@ -192,7 +192,7 @@ async def _execute(
     channel.end(
         end_message(finished.result), shown_apart=finished.result.status is RunStatus.FAILED
     )
-    settings = ls.backend.settings or Settings(engine.config)
+    settings = ls.backend.settings or Settings(resources.config)
     await deliver(ls, ls.results, finished, settings.output, settings.comment_max_lines)
 
 
@@ -220,7 +220,7 @@ def _begin(args: RunArguments, selection: Selection) -> str:
 
 
 def _perform(
-    engine: Engine, args: RunArguments, selection: Selection, job: Job, progress: Progress
+    resources: Resources, args: RunArguments, selection: Selection, job: Job, progress: Progress
 ) -> Finished:
     """The blocking part, on a job thread."""
     diff = None
@@ -229,11 +229,11 @@ def _perform(
     elif args.mode is Mode.REVIEW_DIFF:
         diff = uncommitted_diff(selection.path, selection.text, selection.relative_path)
     request = build_request(
-        selection, args.mode, args.question, engine.config.context.max_tokens, diff
+        selection, args.mode, args.question, resources.config.context.max_tokens, diff
     )
     try:
         workspace = Workspace(selection.root)
     except ValueError as error:
         raise CannotRun(str(error)) from None
-    orchestrator = Orchestrator(engine.config, workspace, engine.llm, engine.cache)
+    orchestrator = Orchestrator(resources.config, workspace, resources.llm, resources.cache)
     return Finished(job.id, args, selection, orchestrator.run(request, job.cancel, progress), diff)
