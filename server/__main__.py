@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from server import __version__
 from server.server import create_server
 
 
@@ -14,6 +15,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="deepthink-lsp",
         description="Deep-think code actions (explain, review, ask) as a language server.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--tcp",
         nargs=2,
