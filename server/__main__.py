@@ -7,7 +7,7 @@ import logging
 import sys
 
 from server import __version__
-from server.stdio_start import serve_stdio
+from server.server import create_server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,12 +46,9 @@ def main(argv: list[str] | None = None) -> None:
             port_number = int(port)
         except ValueError:
             parser.error(f"--tcp: PORT must be a number, got {port!r}")
-        # Imported here: on stdio, serve_stdio imports it while it answers `initialize`.
-        from server.server import create_server
-
         create_server().start_tcp(host, port_number)
     else:
-        serve_stdio()
+        create_server().start_io()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ ACTIONS = [
     "Deep think: explain",
     "Deep think: review",
     "Deep think: ask…",
-    "Deep think: review diff",
+    "Deep think: review diff (this file)",
+    "Deep think: review diff (workspace)",
 ]
 
 
