@@ -61,14 +61,14 @@ end
 
 --- Offer the modes for lines `first`..`last` with vim.ui.select (telescope & co. show theirs).
 function M.menu(first, last)
-  vim.ui.select(run.MODES, {
+  vim.ui.select(run.CHOICES, {
     prompt = 'Deep think',
-    format_item = function(mode)
-      return run.TITLES[mode]
+    format_item = function(choice)
+      return choice.title
     end,
-  }, function(mode)
-    if mode ~= nil then
-      M.run(mode, { first = first, last = last })
+  }, function(choice)
+    if choice ~= nil then
+      M.run(choice.mode, { first = first, last = last, scope = choice.scope })
     end
   end)
 end
