@@ -43,6 +43,13 @@ FINDING = {
 }
 
 
+def committed(project: Path) -> None:
+    """The project as a git repository with a.py committed."""
+    git(project, "init", "-q")
+    git(project, "add", "a.py")
+    git(project, "commit", "-q", "-m", "initial")
+
+
 def readme_spec() -> str:
     """The lazy.nvim spec: the first Lua block under the plugin's heading in the README."""
     text = README.read_text(encoding="utf-8")
@@ -259,11 +266,6 @@ def test_diff_reviews_the_uncommitted_change_without_inserting_anything(
     summary = "The new guard returns 0.0 instead of failing."
     script_run(llm_server, AGENTS, synthesis=summary + findings_block([finding]))
 
-    def committed(project: Path) -> None:
-        git(project, "init", "-q")
-        git(project, "add", "a.py")
-        git(project, "commit", "-q", "-m", "initial")
-
     outcome = run(nvim, tmp_path, llm_server, "diff", prepare=committed)
 
     assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
@@ -272,6 +274,21 @@ def test_diff_reviews_the_uncommitted_change_without_inserting_anything(
         {"lnum": 4, "message": finding["message"], "source": "deepthink"}
     ]
     assert summary in result["result_window"]
+    decomposition = llm_server.requests[0].messages_text
+    assert "-    return a / b\\n+    return a / b if b else 0.0" in decomposition
+
+
+def test_the_mapping_reviews_the_workspace_diff(
+    nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    script_run(llm_server, AGENTS, synthesis="The guard hides it." + findings_block([FINDING]))
+
+    outcome = run(nvim, tmp_path, llm_server, "diff_workspace", prepare=committed)
+
+    assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
+    assert outcome.result["diagnostics"] == [
+        {"lnum": 4, "message": FINDING["message"], "source": "deepthink"}
+    ]
     decomposition = llm_server.requests[0].messages_text
     assert "-    return a / b\\n+    return a / b if b else 0.0" in decomposition
 

@@ -406,6 +406,27 @@ function scenarios.diff()
   results.result_window = floating_text()
 end
 
+-- The mapping's "review diff (workspace)" after the change is saved.
+function scenarios.diff_workspace()
+  local buffer = open_file()
+  local line = line_of(buffer, '    return a / b')
+  vim.api.nvim_buf_set_lines(buffer, line - 1, line, false, { '    return a / b if b else 0.0' })
+  vim.cmd('write')
+  local before = vim.api.nvim_buf_get_lines(buffer, 0, -1, false)
+  pick('Deep think: review diff (workspace)')
+  local keys = ('%dGV%dG%sd'):format(line, line, vim.g.mapleader or '\\')
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), 'x', false)
+  wait_for_end(1)
+  wait_for('the findings as diagnostics', function()
+    return #vim.diagnostic.get(buffer) > 0
+  end)
+  results.diagnostics = vim.tbl_map(function(d)
+    return { lnum = d.lnum, message = d.message, source = d.source }
+  end, vim.diagnostic.get(buffer))
+  results.lines = vim.api.nvim_buf_get_lines(buffer, 0, -1, false)
+  assert(vim.deep_equal(results.lines, before), 'review diff changed the buffer')
+end
+
 -- No deepthink-lsp on PATH: notifications, no error, commands that explain themselves.
 function scenarios.missing_server()
   vim.cmd('edit ' .. vim.fn.fnameescape(env('DEEPTHINK_TEST_FILE')))
