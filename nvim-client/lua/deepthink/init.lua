@@ -14,10 +14,9 @@ local mapped = nil -- the visual-mode key set by the last setup()
 local function client_for(bufnr)
   local client = compat.clients(bufnr)[1]
   if client == nil then
-    vim.notify(
-      'deepthink: the server is not attached to this buffer (see :checkhealth deepthink)',
-      vim.log.levels.WARN
-    )
+    local why = config.configured and 'the server is not attached to this buffer'
+      or "require('deepthink').setup() has not been called"
+    vim.notify(('deepthink: %s (see :checkhealth deepthink)'):format(why), vim.log.levels.WARN)
   end
   return client
 end
