@@ -21,6 +21,7 @@ local function finish(ok, problem)
   results.ok = ok
   results.error = problem and tostring(problem) or nil
   results.errmsg = vim.v.errmsg
+  results.messages = vim.fn.execute('messages')
   vim.fn.writefile({ vim.fn.json_encode(results) }, env('DEEPTHINK_TEST_RESULT'))
   vim.cmd(ok and 'qall!' or 'cquit 1')
 end
