@@ -136,7 +136,7 @@ def test_ask_prompts_for_the_question_from_the_command_and_the_code_action_menu(
     nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
 ) -> None:
     script_run(llm_server, AGENTS, synthesis=SYNTHESIS)
-    questions = ["Does divide handle b == 0?", "Is area right for a negative r?"]
+    questions = ["Does divide handle b == 0?", "Is area right for a negative r?"]  # then none
 
     def asked(question: str) -> None:
         prompts = [r.messages_text for r in llm_server.requests]
@@ -155,7 +155,13 @@ def test_ask_prompts_for_the_question_from_the_command_and_the_code_action_menu(
     )
 
     assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
-    assert outcome.result["prompts"] == ["Deep think: ask… ", "Deep think: ask… "]
+    assert outcome.result["prompts"] == ["Deep think: ask… "] * 3
+    assert any(
+        n["message"] == "deepthink: no question, nothing asked"
+        for n in outcome.result["notifications"]
+    ), outcome.report
+    assert outcome.result["begins"] == 3  # two asks and the explain, not the dismissed ask
+    assert len([r for r in llm_server.requests if DECOMPOSE in r.messages_text]) == 3
 
 
 def test_cancel_stops_the_job_and_its_llm_requests(

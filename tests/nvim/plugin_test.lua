@@ -279,6 +279,13 @@ function scenarios.ask()
   code_action_menu(area, area + 1)
   wait_for_end(2)
   checkpoint('asked-by-code-action')
+  -- Dismissed (no more answers): nothing runs. The explain after it is the only job left.
+  vim.cmd(('%d,%dDeepThink ask'):format(first, first + 1))
+  vim.cmd(('%d,%dDeepThink explain'):format(first, first + 1))
+  wait_for_end(3)
+  results.begins = #vim.tbl_filter(function(value)
+    return value.kind == 'begin'
+  end, results.progress)
 end
 
 -- :DeepThinkCancel while the agents wait for the LLM.
