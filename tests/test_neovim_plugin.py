@@ -317,6 +317,8 @@ def test_a_missing_server_gives_a_notification_not_a_traceback(
     assert outcome.result["errmsg"] == ""
     assert "Error" not in outcome.stderr and "traceback" not in outcome.stderr.lower()
     assert llm_server.requests == []
+    health = "\n".join(outcome.result["lines"])
+    assert "ERROR" in health and "'deepthink-lsp' is not an executable on PATH" in health, health
 
 
 def test_checkhealth_passes(nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer) -> None:

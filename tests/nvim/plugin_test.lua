@@ -439,6 +439,8 @@ function scenarios.missing_server()
   vim.cmd('edit ' .. vim.fn.fnameescape(env('DEEPTHINK_TEST_FILE')))
   vim.cmd('4,5DeepThink explain')
   vim.cmd('DeepThinkResult')
+  vim.cmd('checkhealth deepthink')
+  results.lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
 end
 
 -- :checkhealth deepthink, then :help finds the plugin's help.
