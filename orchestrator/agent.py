@@ -130,9 +130,9 @@ class Agent:
             for call in completion.tool_calls:
                 cancel.raise_if_cancelled()
                 setup.progress.update_agent(self.index, step=f"{call.name} (step {step})")
-                messages.append(
-                    {"role": "tool", "tool_call_id": call.id, "content": self._execute(call)}
-                )
+                with cancel.activated():  # a tool's child process dies with the agent
+                    output = self._execute(call)
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
             setup.progress.update_agent(self.index, step=f"thinking (step {step + 1})")
         raise AssertionError("unreachable: the last step always returns")
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator.cancel import CancelToken
+from orchestrator.process import bounded
 from orchestrator.tools import ENTRY_POINT_GROUP, build_tools, discover_tools
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.tools.git import GitDiff, GitLog
@@ -328,9 +332,9 @@ def test_iter_files_is_bounded(workspace: Workspace, root: Path) -> None:
 
 def test_search_reports_path_line_text(ignoring_root: Path) -> None:
     output = call(Search, Workspace(ignoring_root), pattern=r"\bmain\b")
+    # ripgrep follows no symlink: alias.md is searched as README.md only.
     assert output.splitlines() == [
         "README.md:2: main entry point",
-        "alias.md:2: main entry point",
         "src/app.py:3: def main():",
         "src/keep.log:1: main kept",
         "src/top_only.txt:1: main",
@@ -348,7 +352,9 @@ def test_search_no_matches(workspace: Workspace) -> None:
 
 
 def test_search_invalid_regex(workspace: Workspace) -> None:
-    with pytest.raises(ToolError, match=r"invalid regular expression.*missing \)"):
+    with pytest.raises(
+        ToolError, match=r"invalid regular expression '\(unclosed'(.|\n)*unclosed group"
+    ):
         call(Search, workspace, pattern="(unclosed")
 
 
@@ -360,13 +366,50 @@ def test_search_caps_results_and_line_length(workspace: Workspace, root: Path) -
     assert all(len(line) < 330 for line in lines)
 
 
-def test_search_skips_binary_and_oversized(root: Path) -> None:
+def test_search_skips_binary_files_and_reads_large_ones(root: Path) -> None:
     workspace = Workspace(root, max_read_bytes=2000)
     (root / "blob.bin").write_bytes(b"needle\0\0")
-    write(root / "huge.txt", "needle\n" * 1000)
+    write(root / "huge.txt", "hay\n" * 1000 + "needle\n")
     write(root / "small.txt", "needle\n")
     output = call(Search, workspace, pattern="needle").splitlines()
-    assert output == ["small.txt:1: needle", "[skipped 1 file(s) over 2000 bytes: huge.txt]"]
+    assert output == ["huge.txt:1001: needle", "small.txt:1: needle"]
+
+
+def test_search_in_a_subdirectory_applies_the_root_gitignore(ignoring_root: Path) -> None:
+    write(ignoring_root / "src" / "debug.log", "main\n")
+    output = call(Search, Workspace(ignoring_root), pattern="main", path="src")
+    assert "src/debug.log" not in output
+    assert "src/keep.log:1: main kept" in output
+
+
+def test_search_is_linear_time_on_a_catastrophic_pattern(workspace: Workspace, root: Path) -> None:
+    # Python's re takes minutes on this line (holding the GIL); a linear-time engine does not.
+    write(root / "evil.txt", "a" * 5000 + "!\n")
+    assert call(Search, workspace, pattern="(a+)+$").startswith("No matches")
+
+
+def test_search_pattern_cannot_pass_options(workspace: Workspace) -> None:
+    assert call(Search, workspace, pattern="--pre=sh").startswith("No matches")
+
+
+def test_a_child_process_is_killed_on_the_active_cancel_and_at_its_time_limit(
+    tmp_path: Path,
+) -> None:
+    """What keeps ripgrep and git from holding an agent past a cancel or a deadline."""
+    token = CancelToken()
+    with token.activated(), bounded(["sleep", "600"], cwd=tmp_path, env={}, timeout=600) as child:
+        threading.Timer(0.05, token.cancel).start()
+        cancelled = child.wait()
+    with bounded(["sleep", "600"], cwd=tmp_path, env={}, timeout=0.05) as child:
+        timed_out = child.wait()
+    assert (cancelled.stopped_by, cancelled.returncode) == ("cancel", -signal.SIGKILL)
+    assert (timed_out.stopped_by, timed_out.returncode) == ("timeout", -signal.SIGKILL)
+
+
+def test_search_refuses_special_files(workspace: Workspace, root: Path) -> None:
+    os.mkfifo(root / "pipe")
+    with pytest.raises(ToolError, match="not a regular file"):
+        call(Search, workspace, pattern="x", path="pipe")
 
 
 # --- git ---------------------------------------------------------------------------------
