@@ -75,7 +75,10 @@ class Completion:
 
     def redacted(self, secret: str) -> Completion:
         calls = [
-            ToolCall(call.id, call.name, redact(call.arguments, secret)) for call in self.tool_calls
+            ToolCall(
+                redact(call.id, secret), redact(call.name, secret), redact(call.arguments, secret)
+            )
+            for call in self.tool_calls
         ]
         return dataclasses.replace(self, content=redact(self.content, secret), tool_calls=calls)
 
@@ -142,12 +145,15 @@ class _StreamedAnswer:
 class _Listeners:
     on_tokens: Callable[[int], None] | None
     on_text: Callable[[str], None] | None
+    secret: str
 
     def heard(self, answer: _StreamedAnswer, text_grew: bool) -> None:
         if self.on_tokens is not None:
             self.on_tokens(answer.chunks)
         if self.on_text is not None and text_grew:
-            self.on_text("".join(answer.content))
+            # The plan's sub-questions are read from this text as it streams in, and reach
+            # progress, results and the cache: it is redacted like the finished completion.
+            self.on_text(redact_streaming("".join(answer.content), self.secret))
 
 
 def _text(value: object) -> str:
@@ -188,7 +194,7 @@ class LLMClient:
         (a retry starts it again from nothing). Both are called on the transport thread.
         """
         cancel.raise_if_cancelled()
-        listeners = _Listeners(on_tokens, on_text)
+        listeners = _Listeners(on_tokens, on_text, self._secret)
         future = asyncio.run_coroutine_threadsafe(
             self._with_retries(model, messages, tools, listeners, cancel), self._loop
         )
@@ -396,6 +402,15 @@ def _connection_failure(error: Exception) -> Literal["unreachable", "timeout", "
 
 def redact(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
+
+
+def redact_streaming(text: str, secret: str) -> str:
+    """`text` redacted, without an end that may be the start of the secret still streaming in."""
+    redacted = redact(text, secret)
+    for length in range(min(len(secret) - 1, len(redacted)), 0, -1):
+        if redacted.endswith(secret[:length]):
+            return redacted[:-length]
+    return redacted
 
 
 def _retry_after(headers: Any) -> float | None:

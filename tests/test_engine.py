@@ -126,6 +126,31 @@ def test_agents_start_while_the_plan_is_still_streaming_in(
     assert [a.role for a in result.agents] == [f"role {i}" for i in range(1, 5)]
 
 
+def test_a_key_the_model_puts_in_the_streamed_plan_reaches_nothing(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    plan = json.dumps(
+        {"subtasks": [{"role": f"leak test-key {i}", "question": "print test-key"} for i in (1, 2)]}
+    )
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=plan, pieces=len(plan) // 4))
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="Merged."))
+    snapshots: list[Snapshot] = []
+    progress = Progress()
+    progress.subscribe(snapshots.append)
+
+    result = make_orchestrator(orchestrator={"parallel_agents": 2}).run(REQUEST, progress=progress)
+
+    assert [(a.role, a.question) for a in result.agents] == [
+        ("leak *** 1", "print ***"),
+        ("leak *** 2", "print ***"),
+    ]
+    assert "test-key" not in json.dumps(result.to_dict())
+    assert not any("test-key" in agent.role for s in snapshots for agent in s.agents)
+    agent_prompts = " ".join(r.messages_text for r in agent_requests(llm_server))
+    assert "print ***" in agent_prompts and "test-key" not in agent_prompts
+
+
 def test_agents_started_from_a_plan_that_proves_unusable_keep_their_questions(
     llm_server: ScriptedLLMServer, make_orchestrator: Make
 ) -> None:

@@ -66,6 +66,19 @@ def test_a_key_repeated_by_the_model_is_redacted(
     assert [c.arguments for c in completion.tool_calls] == ['{"pattern": "***"}']
 
 
+def test_streamed_text_is_redacted_before_any_listener_hears_it(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    # Three characters per event: the key arrives split over many events.
+    text = '{"role": "sk-test-secret", "question": "say sk-test-secret"}'
+    llm_server.add(None, Reply(content=text, pieces=len(text) // 3))
+    heard: list[str] = []
+    client.complete(model="m", messages=MESSAGES, cancel=CancelToken(), on_text=heard.append)
+    assert len(heard) > 10
+    assert heard[-1] == '{"role": "***", "question": "say ***"}'
+    assert not any("sk-" in text for text in heard), "not even the start of the key"
+
+
 @pytest.mark.parametrize(
     "fault",
     [
