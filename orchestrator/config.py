@@ -50,6 +50,13 @@ class OrchestratorConfig(_Section):
     synthesis_model: str | None = None
     # Local servers (Ollama, llama.cpp) often serve one request at a time; null = all at once.
     max_concurrent_agents: int | None = Field(default=None, ge=1, le=64)
+    # Wall-clock limit of decomposition, and of synthesis: request_timeout only bounds the
+    # wait for each piece, so an endpoint sending a byte a second would never time out.
+    phase_timeout: float | None = Field(default=None, gt=0, le=86400)  # null = task_timeout
+
+    @property
+    def phase_seconds(self) -> float:
+        return self.phase_timeout or self.task_timeout
 
 
 class AgentConfig(_Section):

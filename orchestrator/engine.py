@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from orchestrator import prompts
 from orchestrator.agent import Agent, AgentSetup
 from orchestrator.cache import ResultCache, cache_key
-from orchestrator.cancel import Cancelled, CancelToken
+from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.config import Config
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
 from orchestrator.llm import LLMClient, LLMError
@@ -66,8 +66,11 @@ class Orchestrator:
         try:
             team = _Team(pool, self._agent_setup(request, progress), self.config, cancel)
             plan: Plan | None
+            phase = cancel.child(self.config.orchestrator.phase_seconds)
             try:
-                plan = self._plan(request, count, cancel, team)
+                plan = self._plan(request, count, phase, team)
+            except DeadlineExceeded:
+                plan = Plan(fallback_plan(request, count), [], f"decomposition {self._too_long()}")
             except Cancelled:
                 plan = None
             except LLMError as error:
@@ -81,6 +84,8 @@ class Orchestrator:
                         failures=[str(error)],
                     )
                 plan = Plan(fallback_plan(request, count), [], f"decomposition failed ({error})")
+            finally:
+                phase.release()
             if plan is not None:
                 if plan.note:
                     failures.append(plan.note)
@@ -118,20 +123,28 @@ class Orchestrator:
         if not succeeded:
             return finish(RunStatus.FAILED, "")
         progress.set_phase(Phase.SYNTHESISING)
+        phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
-            synthesis = synthesise(
-                request, succeeded, self.llm, self.config.synthesis_model, cancel
-            )
+            synthesis = synthesise(request, succeeded, self.llm, self.config.synthesis_model, phase)
+        except DeadlineExceeded:
+            failures.append(f"synthesis {self._too_long()}")
+            return finish(RunStatus.PARTIAL, labelled_answers(succeeded))
         except Cancelled:
             return finish(RunStatus.CANCELLED, labelled_answers(succeeded))
         except LLMError as error:
             failures.append(f"synthesis: {error}")
             return finish(RunStatus.PARTIAL, labelled_answers(succeeded))
+        finally:
+            phase.release()
         calls.append(synthesis.call)
         if synthesis.note:
             failures.append(f"synthesis: {synthesis.note}")
         status = RunStatus.DONE if len(succeeded) == len(answers) else RunStatus.PARTIAL
         return finish(status, synthesis.markdown, findings=synthesis.findings)
+
+    def _too_long(self) -> str:
+        seconds = self.config.orchestrator.phase_seconds
+        return f"stopped after {seconds:g} s (orchestrator.phase_timeout)"
 
     def _plan(self, request: Request, count: int, cancel: CancelToken, team: _Team) -> Plan:
         """Decompose, starting each agent as soon as its sub-question has streamed in.

@@ -427,3 +427,37 @@ def test_unreachable_endpoint_fails_with_a_readable_message(make_orchestrator: M
     result = make_orchestrator(provider={"base_url": "http://127.0.0.1:9/v1"}).run(REQUEST)
     assert result.status is RunStatus.FAILED
     assert "cannot reach http://127.0.0.1:9/v1" in result.failures[0]
+
+
+def test_an_endpoint_dripping_the_plan_is_cut_off_at_the_phase_deadline(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    # A byte every 0.2 s never trips request_timeout (an idle timeout): only a deadline ends it.
+    plan = scenarios.plan(2)
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=plan, pieces=len(plan), chunk_delay=0.2))
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="Merged."))
+
+    result = make_orchestrator(orchestrator={"parallel_agents": 2, "phase_timeout": 0.5}).run(
+        REQUEST
+    )
+
+    assert result.status is RunStatus.DONE
+    assert result.markdown == "Merged."
+    assert "decomposition stopped after 0.5 s (orchestrator.phase_timeout)" in result.failures
+
+
+def test_a_dripping_synthesis_is_cut_off_and_the_answers_kept(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(2)))
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="x" * 200, pieces=200, chunk_delay=0.2))
+
+    result = make_orchestrator(orchestrator={"parallel_agents": 2, "phase_timeout": 0.5}).run(
+        REQUEST
+    )
+
+    assert result.status is RunStatus.PARTIAL
+    assert result.failures == ["synthesis stopped after 0.5 s (orchestrator.phase_timeout)"]
+    assert "## Agent 1: role 1" in result.markdown and "An answer." in result.markdown
