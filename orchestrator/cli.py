@@ -31,7 +31,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.cache import ResultCache
+from orchestrator.cache import ResultCache, default_cache_path, is_unreadable, remove_database
 from orchestrator.cancel import CancelToken
 from orchestrator.config import (
     Config,
@@ -444,22 +444,36 @@ def open_cache() -> ResultCache | None:
     try:
         return ResultCache()
     except (OSError, sqlite3.Error) as error:
-        _warn(f"warning: result cache unavailable, running without it: {error}")
+        fix = " (`deepthink cache clear` replaces it)" if _unreadable(error) else ""
+        _warn(f"warning: result cache unavailable, running without it: {error}{fix}")
         return None
 
 
 def clear_cache() -> int:
+    path = default_cache_path()
     try:
-        cache = ResultCache()
+        cache = ResultCache(path)
         try:
             removed = cache.clear()
         finally:
             cache.close()
     except (OSError, sqlite3.Error) as error:
-        _warn(f"cannot clear the result cache: {error}")
-        return EXIT_FAILED
-    print(f"removed {removed} cached result(s) from {cache.path}")
+        if not _unreadable(error):  # locked, or no permission: deleting would not help
+            _warn(f"cannot clear the result cache {path}: {error}")
+            return EXIT_FAILED
+        try:
+            remove_database(path)
+        except OSError as failure:
+            _warn(f"cannot remove the unreadable result cache {path}: {failure.strerror}")
+            return EXIT_FAILED
+        print(f"removed the result cache {path}, which could not be read ({error})")
+        return EXIT_OK
+    print(f"removed {removed} cached result(s) from {path}")
     return EXIT_OK
+
+
+def _unreadable(error: OSError | sqlite3.Error) -> bool:
+    return isinstance(error, sqlite3.Error) and is_unreadable(error)
 
 
 def run_interruptibly(orchestrator: Orchestrator, request: Request, display: Display) -> RunResult:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from orchestrator import prompts
 from orchestrator.agent import Agent, AgentSetup
-from orchestrator.cache import ResultCache, cache_key
+from orchestrator.cache import CacheError, ResultCache, cache_key
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.config import Config
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
@@ -48,12 +49,20 @@ class Orchestrator:
         if self.cache is None:
             return self._run(request, cancel, progress)
         key = cache_key(request, self.config)
-        if (cached := self.cache.get(key)) is not None:
-            progress.set_phase(Phase.DONE)
-            return cached
+        try:
+            if (cached := self.cache.get(key)) is not None:
+                progress.set_phase(Phase.DONE)
+                return cached
+        except CacheError as error:
+            # The cache only saves time: a run without it is worth a warning, not a failure.
+            result = self._run(request, cancel, progress)
+            return dataclasses.replace(result, failures=[*result.failures, str(error)])
         result = self._run(request, cancel, progress)
         if result.status is RunStatus.DONE:
-            self.cache.put(key, result)
+            try:
+                self.cache.put(key, result)
+            except CacheError as error:
+                return dataclasses.replace(result, failures=[*result.failures, str(error)])
         return result
 
     def _run(self, request: Request, cancel: CancelToken, progress: Progress) -> RunResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -90,6 +91,56 @@ def test_unreadable_entry_is_a_miss(tmp_path: Path) -> None:
     cache = ResultCache(tmp_path / "cache.sqlite3")
     cache._db.execute("INSERT INTO results VALUES ('old', 0, '{\"format\": 0}')")
     assert cache.get("old") is None
+    cache.put("new", RunResult(RunStatus.DONE, "x"))
+    assert cache.get("new") is not None
+
+
+def foreign_table(path: Path) -> None:
+    with sqlite3.connect(path) as other:
+        other.execute("CREATE TABLE results (id INTEGER, payload BLOB)")
+        other.execute("INSERT INTO results VALUES (1, x'00')")
+
+
+def test_a_cache_of_another_shape_costs_a_warning_not_the_result(
+    llm_server: ScriptedLLMServer, make_orchestrator: Callable[..., Orchestrator], tmp_path: Path
+) -> None:
+    scenarios.script_run(llm_server, 2)
+    path = tmp_path / "cache.sqlite3"
+    foreign_table(path)
+    orchestrator = make_orchestrator(orchestrator={"parallel_agents": 2})
+    orchestrator.cache = ResultCache(path)
+
+    result = orchestrator.run(REQUEST)
+
+    assert (result.status, result.markdown) == (RunStatus.DONE, scenarios.SYNTHESIS_TEXT)
+    assert len(result.failures) == 1
+    assert result.failures[0].startswith(f"could not read the result cache {path}: no such column")
+
+
+def test_a_cache_locked_by_another_process_costs_a_warning_not_the_result(
+    llm_server: ScriptedLLMServer, make_orchestrator: Callable[..., Orchestrator], tmp_path: Path
+) -> None:
+    scenarios.script_run(llm_server, 2)
+    path = tmp_path / "cache.sqlite3"
+    orchestrator = make_orchestrator(orchestrator={"parallel_agents": 2})
+    orchestrator.cache = ResultCache(path, busy_timeout=0.1)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = orchestrator.run(REQUEST)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert (result.status, result.markdown) == (RunStatus.DONE, scenarios.SYNTHESIS_TEXT)
+    assert ["database is locked" in failure for failure in result.failures] == [True]
+
+
+def test_clear_replaces_a_table_of_another_shape(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    foreign_table(path)
+    cache = ResultCache(path)
+    assert cache.clear() == 1
     cache.put("new", RunResult(RunStatus.DONE, "x"))
     assert cache.get("new") is not None
 

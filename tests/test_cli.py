@@ -844,3 +844,31 @@ def _read_all_in_background(fd: int) -> Callable[[], str]:
         return b"".join(chunks).decode("utf-8", errors="replace")
 
     return result
+
+
+@pytest.mark.usefixtures("env")
+@pytest.mark.parametrize(
+    "content",
+    [b"this is not a database, just a file of text" * 100, b"SQLite format 3\x00" + b"\xff" * 4000],
+    ids=["not a database", "damaged"],
+)
+def test_cache_clear_recovers_an_unreadable_database(
+    content: bytes,
+    env: dict[str, str],
+    llm_server: ScriptedLLMServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = Path(env["XDG_CACHE_HOME"]) / "deepthink" / "results.sqlite3"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    scenarios.script_run(llm_server, 1, synthesis=SYNTHESIS)
+
+    code, out, err = deepthink(capsys, "explain", "a.py:2", "--agents", "1")
+    assert (code, out.strip()) == (0, SYNTHESIS)
+    assert "result cache unavailable" in err and "`deepthink cache clear` replaces it" in err
+
+    code, out, _ = deepthink(capsys, "cache", "clear")
+    assert code == 0
+    assert out.startswith(f"removed the result cache {path}, which could not be read")
+    code, out, _ = deepthink(capsys, "cache", "clear")
+    assert (code, out.strip()) == (0, f"removed 0 cached result(s) from {path}")
