@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config import Config, ConfigError, Source, load_config
+from orchestrator.config import Config, ConfigError, Source, load_config, shown
 
 SECTION = "deepthink"
 INIT_SOURCE = "initializationOptions"
@@ -54,7 +54,7 @@ def parse_output(value: object) -> Output:
     if isinstance(value, str) and value in {output.value for output in Output}:
         return Output(value)
     choices = " or ".join(repr(o.value) for o in Output)
-    raise ValueError(f"output: expected {choices}, got {value!r}")
+    raise ValueError(f"output: expected {choices}, got {shown(value)}")
 
 
 _SERVER_KEYS = ("output",)
@@ -65,7 +65,7 @@ def _split(name: str, values: object) -> tuple[dict[str, Any], dict[str, Any]]:
     if values is None:
         return {}, {}
     if not isinstance(values, Mapping):
-        raise ConfigError(f"{name}: expected an object of deepthink settings, got {values!r}")
+        raise ConfigError(f"{name}: expected an object of deepthink settings, got {shown(values)}")
     cleaned = _without_nulls(values)
     server = {key: cleaned.pop(key) for key in _SERVER_KEYS if key in cleaned}
     return cleaned, server
