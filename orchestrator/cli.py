@@ -15,7 +15,6 @@ import re
 import signal
 import sqlite3
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -45,6 +44,7 @@ from orchestrator.config import (
 )
 from orchestrator.context import review_diff_request, selection_request, split_lines
 from orchestrator.engine import Orchestrator
+from orchestrator.git import run_git
 from orchestrator.llm import LLMClient
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress, Snapshot
 from orchestrator.request import Mode, Request
@@ -355,27 +355,25 @@ def _relative(file: Path, root: Path) -> str:
     return file.relative_to(root).as_posix()
 
 
-def _git(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    # fsmonitor off: a repository's own config could otherwise make git run a program.
-    command = ["git", "--no-pager", "-c", "core.quotePath=false", "-c", "core.fsmonitor=false"]
-    command += arguments
+def _git(arguments: list[str], cwd: Path) -> GitOutput:
     try:
-        return subprocess.run(
-            command,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
+        result = run_git(arguments, cwd, timeout=GIT_TIMEOUT, max_output=MAX_FILE_BYTES)
     except FileNotFoundError as error:
         raise UsageError(f"cannot run git in {cwd}: {error.strerror}") from None
     except NotADirectoryError:
         raise UsageError(f"cannot run git in {cwd}: not a directory") from None
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"git {arguments[0]} took more than {GIT_TIMEOUT:g} s") from None
+    if result.timed_out:
+        raise UsageError(f"git {arguments[0]} took more than {GIT_TIMEOUT:g} s")
+    return GitOutput(
+        result.returncode, result.stdout.decode("utf-8", errors="replace"), result.stderr
+    )
+
+
+@dataclass(frozen=True)
+class GitOutput:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 # --- configuration and key -----------------------------------------------------------------

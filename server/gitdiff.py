@@ -7,11 +7,10 @@ edits count and the line numbers in the diff (and so in the findings) are the bu
 from __future__ import annotations
 
 import difflib
-import os
-import subprocess
 from pathlib import Path
 
 from orchestrator.context import split_lines
+from orchestrator.git import run_git
 from server.backend import CannotRun, NothingToDo
 
 GIT_TIMEOUT = 10.0
@@ -45,19 +44,15 @@ def _lines(text: str) -> list[str]:
 
 def _committed_text(path: Path) -> str:
     """HEAD's version of the file, or '' when it has none (a new file, a repo without commits)."""
-    command = ["git", "-C", str(path.parent), "show", f"HEAD:./{path.name}"]
-    environment = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
     try:
-        completed = subprocess.run(
-            command, capture_output=True, timeout=GIT_TIMEOUT, env=environment, check=False
-        )
+        completed = run_git(["show", f"HEAD:./{path.name}"], path.parent, timeout=GIT_TIMEOUT)
     except FileNotFoundError:
         raise CannotRun("review diff needs git, and git is not on the PATH") from None
-    except subprocess.TimeoutExpired:
-        raise CannotRun(f"git did not answer within {GIT_TIMEOUT:g} s") from None
+    if completed.timed_out:
+        raise CannotRun(f"git did not answer within {GIT_TIMEOUT:g} s")
     if completed.returncode == 0:
         return completed.stdout.decode("utf-8", errors="replace")
-    error = completed.stderr.decode("utf-8", errors="replace").strip()
+    error = completed.stderr
     if "not a git repository" in error:
         raise CannotRun(f"{path} is not in a git repository: review diff compares with git HEAD")
     if any(phrase in error for phrase in _NOT_IN_HEAD):
