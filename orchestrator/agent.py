@@ -11,7 +11,7 @@ from typing import Any
 from orchestrator import prompts
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.decompose import Subtask
-from orchestrator.llm import Completion, LLMClient, LLMError, ToolCall
+from orchestrator.llm import LLMClient, LLMError, ToolCall
 from orchestrator.progress import AgentState, Progress
 from orchestrator.result import AgentResult, CallUsage
 from orchestrator.tools.base import Tool, ToolError
@@ -41,6 +41,8 @@ class AgentSetup:
     tools: list[Tool]
     workspace: Workspace
     max_iterations: int
+    max_tool_calls_per_turn: int
+    max_tool_output_chars: int
     task_timeout: float
     shared_context: str
     progress: Progress
@@ -104,9 +106,10 @@ class Agent:
         ]
         schemas = [tool.schema() for tool in setup.tools] + [FINISH_TOOL]
         tokens_before = 0
+        budget = _OutputBudget(setup.max_tool_output_chars)
         for step in range(1, setup.max_iterations + 1):
             cancel.raise_if_cancelled()
-            last = step == setup.max_iterations
+            last = step == setup.max_iterations or budget.spent
             if last and step > 1:
                 messages.append({"role": "user", "content": prompts.FINAL_STEP})
             completion = setup.llm.complete(
@@ -126,13 +129,16 @@ class Agent:
             finish = next((c for c in completion.tool_calls if c.name == "finish"), None)
             if finish is not None:
                 return _finish_answer(finish) or completion.content
-            messages.append(_assistant_message(completion))
-            for call in completion.tool_calls:
+            granted = completion.tool_calls[: setup.max_tool_calls_per_turn]
+            messages.append(_assistant_message(completion.content, granted))
+            for call in granted:
                 cancel.raise_if_cancelled()
                 setup.progress.update_agent(self.index, step=f"{call.name} (step {step})")
                 with cancel.activated():  # a tool's child process dies with the agent
-                    output = self._execute(call)
+                    output = budget.take(self._execute(call))
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
+            if skipped := len(completion.tool_calls) - len(granted):
+                messages.append({"role": "user", "content": _skipped_calls(skipped, len(granted))})
             setup.progress.update_agent(self.index, step=f"thinking (step {step + 1})")
         raise AssertionError("unreachable: the last step always returns")
 
@@ -171,19 +177,51 @@ class Agent:
             return f"error: tool '{call.name}' failed: {type(error).__name__}: {error}"
 
 
-def _assistant_message(completion: Completion) -> dict[str, Any]:
+def _assistant_message(content: str, calls: list[ToolCall]) -> dict[str, Any]:
     return {
         "role": "assistant",
-        "content": completion.content or None,
+        "content": content or None,
         "tool_calls": [
             {
                 "id": call.id,
                 "type": "function",
                 "function": {"name": call.name, "arguments": call.arguments},
             }
-            for call in completion.tool_calls
+            for call in calls
         ],
     }
+
+
+def _skipped_calls(skipped: int, ran: int) -> str:
+    return (
+        f"Only your first {ran} tool calls were run; the other {skipped} were not "
+        f"(at most {ran} per turn, agent.max_tool_calls_per_turn). Ask again for what you "
+        "still need, fewer at a time."
+    )
+
+
+class _OutputBudget:
+    """What an agent's tools may still return in all, so its requests stay bounded."""
+
+    def __init__(self, chars: int) -> None:
+        self._left = chars
+        self._total = chars
+
+    @property
+    def spent(self) -> bool:
+        return self._left <= 0
+
+    def take(self, output: str) -> str:
+        if self.spent:
+            return "error: the tool output budget is used up; answer with what you have."
+        kept = output[: self._left]
+        self._left -= len(output)
+        if len(kept) < len(output):
+            kept += (
+                f"\n[cut here: this agent's tools may return {self._total} characters in all "
+                "(agent.max_tool_output_chars); answer with what you have]"
+            )
+        return kept
 
 
 def _finish_answer(call: ToolCall) -> str:

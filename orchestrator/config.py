@@ -62,6 +62,10 @@ class OrchestratorConfig(_Section):
 
 class AgentConfig(_Section):
     max_iterations: int = Field(default=8, ge=1, le=100)
+    # A model asking for hundreds of calls at once (400 were seen) would otherwise grow every
+    # later request without bound: calls past these are not run, and the model is told.
+    max_tool_calls_per_turn: int = Field(default=16, ge=1, le=200)
+    max_tool_output_chars: int = Field(default=400_000, ge=1000, le=10_000_000)  # per agent
     # None enables every discovered tool; a list restricts agents to those names.
     tools: list[str] | None = None
 

@@ -183,6 +183,8 @@ class Orchestrator:
             tools=self.tools,
             workspace=self.workspace,
             max_iterations=self.config.agent.max_iterations,
+            max_tool_calls_per_turn=self.config.agent.max_tool_calls_per_turn,
+            max_tool_output_chars=self.config.agent.max_tool_output_chars,
             task_timeout=self.config.orchestrator.task_timeout,
             shared_context=prompts.shared_context(request),
             progress=progress,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -461,3 +462,54 @@ def test_a_dripping_synthesis_is_cut_off_and_the_answers_kept(
     assert result.status is RunStatus.PARTIAL
     assert result.failures == ["synthesis stopped after 0.5 s (orchestrator.phase_timeout)"]
     assert "## Agent 1: role 1" in result.markdown and "An answer." in result.markdown
+
+
+def test_tool_calls_past_the_per_turn_cap_are_not_run_and_the_model_is_told(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
+    flood = [ToolCall("read_file", {"path": "a.py"}, id=f"call_{n}") for n in range(400)]
+    llm_server.add(scenarios.is_agent, Reply(tool_calls=flood), times=1)
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+
+    result = make_orchestrator(
+        orchestrator={"parallel_agents": 1}, agent={"max_tool_calls_per_turn": 3}
+    ).run(REQUEST)
+
+    assert result.status is RunStatus.DONE
+    second_turn = agent_requests(llm_server)[1].body["messages"]
+    assistant = next(m for m in second_turn if m["role"] == "assistant")
+    assert [c["id"] for c in assistant["tool_calls"]] == ["call_0", "call_1", "call_2"]
+    assert [m["tool_call_id"] for m in second_turn if m["role"] == "tool"] == assistant_ids(
+        assistant
+    )
+    assert second_turn[-1]["role"] == "user"
+    assert "the other 397 were not" in second_turn[-1]["content"]
+    assert "agent.max_tool_calls_per_turn" in second_turn[-1]["content"]
+
+
+def assistant_ids(assistant: dict[str, Any]) -> list[str]:
+    return [call["id"] for call in assistant["tool_calls"]]
+
+
+def test_an_agents_tool_output_is_capped_in_all_and_then_it_must_answer(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make, workspace: Path
+) -> None:
+    (workspace / "big.txt").write_text("".join(f"line {n}\n" for n in range(1000)))
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
+    reads = [ToolCall("read_file", {"path": "big.txt"}, id=f"call_{n}") for n in range(2)]
+    llm_server.add(scenarios.is_agent, Reply(tool_calls=reads), times=1)
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+
+    result = make_orchestrator(
+        orchestrator={"parallel_agents": 1}, agent={"max_tool_output_chars": 1000}
+    ).run(REQUEST)
+
+    assert result.agents[0].answer == "An answer."
+    second = agent_requests(llm_server)[1].body
+    first_read, second_read = [m["content"] for m in second["messages"] if m["role"] == "tool"]
+    assert len(first_read) < 1300 and "agent.max_tool_output_chars" in first_read
+    assert second_read.startswith("error: the tool output budget is used up")
+    assert "tools" not in second, "with the budget spent, the next turn must answer"
