@@ -11,7 +11,7 @@ from typing import Any
 from orchestrator import prompts
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.decompose import Subtask
-from orchestrator.llm import LLMClient, LLMError, ToolCall
+from orchestrator.llm import LLMClient, LLMError, ToolCall, well_formed
 from orchestrator.progress import AgentState, Progress
 from orchestrator.result import AgentResult, CallUsage
 from orchestrator.tools.base import Tool, ToolError
@@ -135,7 +135,8 @@ class Agent:
                 cancel.raise_if_cancelled()
                 setup.progress.update_agent(self.index, step=f"{call.name} (step {step})")
                 with cancel.activated():  # a tool's child process dies with the agent
-                    output = budget.take(self._execute(call))
+                    # A file name that is not UTF-8 would make the next request unsendable.
+                    output = budget.take(well_formed(self._execute(call)))
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
             if skipped := len(completion.tool_calls) - len(granted):
                 messages.append({"role": "user", "content": _skipped_calls(skipped, len(granted))})

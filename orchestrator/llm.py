@@ -73,14 +73,17 @@ class Completion:
     usage: Usage = Usage()
     model: str = ""
 
-    def redacted(self, secret: str) -> Completion:
+    def from_model(self, secret: str) -> Completion:
+        """The completion as the program may use it: see `from_model`."""
         calls = [
             ToolCall(
-                redact(call.id, secret), redact(call.name, secret), redact(call.arguments, secret)
+                from_model(call.id, secret),
+                from_model(call.name, secret),
+                from_model(call.arguments, secret),
             )
             for call in self.tool_calls
         ]
-        return dataclasses.replace(self, content=redact(self.content, secret), tool_calls=calls)
+        return dataclasses.replace(self, content=from_model(self.content, secret), tool_calls=calls)
 
 
 class _StreamBroken(Exception):
@@ -153,7 +156,7 @@ class _Listeners:
         if self.on_text is not None and text_grew:
             # The plan's sub-questions are read from this text as it streams in, and reach
             # progress, results and the cache: it is redacted like the finished completion.
-            self.on_text(redact_streaming("".join(answer.content), self.secret))
+            self.on_text(redact_streaming(well_formed("".join(answer.content)), self.secret))
 
 
 def _text(value: object) -> str:
@@ -305,7 +308,7 @@ class LLMClient:
                 listeners.heard(answer, grew)
         # A model can be led to repeat the key (by an injection in the code it reads, or a
         # proxy that echoes headers): what it says reaches results, logs and the cache.
-        return answer.completion(model, messages).redacted(self._secret)
+        return answer.completion(model, messages).from_model(self._secret)
 
     def _openai(self) -> openai.AsyncOpenAI:
         """The openai client, made on the transport thread: the import never blocks a caller."""
@@ -362,6 +365,11 @@ class LLMClient:
             }[_connection_failure(error)]
         elif isinstance(error, _StreamBroken):
             text = f"{where}: {error}"
+        elif isinstance(error, UnicodeEncodeError):
+            # Our own request, not the endpoint's answer: text that UTF-8 cannot carry.
+            text = (
+                f"the request to {where} could not be sent: it holds text that is not valid Unicode"
+            )
         elif isinstance(error, ValueError | openai.APIResponseValidationError | _NotAStream):
             # The client raises a bare JSONDecodeError (a ValueError) for a garbled body.
             text = f"{where} sent a malformed response (not the OpenAI chat format)"
@@ -402,6 +410,22 @@ def _connection_failure(error: Exception) -> Literal["unreachable", "timeout", "
 
 def redact(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
+
+
+def well_formed(text: str) -> str:
+    """`text` with surrogates paired into characters, and lone ones (which no UTF-8 request
+    body can carry) replaced by U+FFFD.
+
+    JSON lets a model send `\\ud800` alone, and a surrogate pair split over two stream
+    events decodes as two lone halves; a file name that is not UTF-8 comes from the
+    filesystem as lone surrogates too.
+    """
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def from_model(text: str, secret: str) -> str:
+    """A string the model sent, as the rest of the program may see it: well-formed, no key."""
+    return redact(well_formed(text), secret)
 
 
 def redact_streaming(text: str, secret: str) -> str:

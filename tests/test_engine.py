@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -513,3 +514,24 @@ def test_an_agents_tool_output_is_capped_in_all_and_then_it_must_answer(
     assert len(first_read) < 1300 and "agent.max_tool_output_chars" in first_read
     assert second_read.startswith("error: the tool output budget is used up")
     assert "tools" not in second, "with the budget spent, the next turn must answer"
+
+
+def test_a_lone_surrogate_from_the_model_or_a_file_name_does_not_stop_the_agent(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make, workspace: Path
+) -> None:
+    (workspace / os.fsdecode(b"caf\xe9.py")).write_text("x = 1\n")  # a Latin-1 file name
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
+    calls = [ToolCall("read_file", {"path": "\ud800.py"}), ToolCall("list_files", {})]
+    llm_server.add(scenarios.is_agent, Reply(content="Look\udc00", tool_calls=calls), times=1)
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+
+    result = make_orchestrator(orchestrator={"parallel_agents": 1}).run(REQUEST)
+
+    assert (result.status, result.agents[0].answer) == (RunStatus.DONE, "An answer.")
+    second = agent_requests(llm_server)[1].body["messages"]
+    read, listing = [m["content"] for m in second if m["role"] == "tool"]
+    assert read == "error: no such file: \ufffd.py"
+    assert "caf\ufffd.py" in listing.splitlines()
+    assistant = next(m for m in second if m["role"] == "assistant")
+    assert assistant["content"] == "Look\ufffd"

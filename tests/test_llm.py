@@ -174,3 +174,14 @@ def test_cancel_interrupts_the_wait_before_a_retry(
         complete(client, token)
     assert time.monotonic() - started < 10, "did not sit out the Retry-After"
     assert len(llm_server.requests) == 1
+
+
+def test_a_request_utf8_cannot_carry_is_not_blamed_on_the_endpoint(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, Reply(content="ok"))
+    messages = [{"role": "user", "content": "a document holding \ud800"}]
+    with pytest.raises(LLMError) as error:
+        client.complete(model="m", messages=messages, cancel=CancelToken())
+    assert "could not be sent: it holds text that is not valid Unicode" in str(error.value)
+    assert "malformed" not in str(error.value)
