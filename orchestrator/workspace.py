@@ -104,22 +104,13 @@ class Workspace:
         """`path` (absolute, inside the root) as a posix path relative to the root."""
         return Path(path).relative_to(self.root).as_posix()
 
-    def read_text(
-        self, path: str, start_line: int | None = None, end_line: int | None = None
-    ) -> str:
-        """The file's text (lines `start_line`..`end_line`, 1-based inclusive).
-
-        At most `max_read_bytes` are returned; a cut is announced on a final line.
-        """
-        excerpt = self.read_excerpt(path, start_line, end_line)
-        if excerpt.truncation_notice is None:
-            return excerpt.text
-        return f"{excerpt.text}\n{excerpt.truncation_notice}"
-
     def read_excerpt(
         self, path: str, start_line: int | None = None, end_line: int | None = None
     ) -> Excerpt:
-        """Like `read_text`, but keeps the text, its first line number and the notice apart."""
+        """The file's text (lines `start_line`..`end_line`, 1-based inclusive).
+
+        At most `max_read_bytes` are read; a cut comes with a notice saying where to continue.
+        """
         start = 1 if start_line is None else start_line
         if start < 1:
             raise ToolError("start_line must be 1 or more")

@@ -142,16 +142,18 @@ def test_read_file_caps_large_file_and_says_where_to_continue(root: Path) -> Non
     assert second.splitlines()[0] == f"{resume:>4}| line {resume} with some padding text"
 
 
-def test_read_text_caps_one_enormous_line(root: Path) -> None:
+def test_read_excerpt_caps_one_enormous_line(root: Path) -> None:
     (root / "minified.js").write_bytes(b"x" * 20_000_000)
     workspace = Workspace(root, max_read_bytes=5000)
 
     started = time.monotonic()
-    text = workspace.read_text("minified.js")
+    excerpt = workspace.read_excerpt("minified.js")
 
     assert time.monotonic() - started < 2
-    assert len(text) < 5200
-    assert text.endswith("[truncated at the 5000-byte read limit; continue with start_line=1]")
+    assert len(excerpt.text) == 5000
+    assert excerpt.truncation_notice == (
+        "[truncated at the 5000-byte read limit; continue with start_line=1]"
+    )
 
 
 def test_read_file_refuses_a_start_line_too_deep_in_the_file(
@@ -170,9 +172,9 @@ def test_read_file_refuses_binary(workspace: Workspace, root: Path) -> None:
         call(ReadFile, workspace, path="image.png")
 
 
-def test_read_text_replaces_invalid_utf8(workspace: Workspace, root: Path) -> None:
+def test_read_excerpt_replaces_invalid_utf8(workspace: Workspace, root: Path) -> None:
     (root / "latin1.txt").write_bytes(b"caf\xe9\n")
-    assert workspace.read_text("latin1.txt") == "caf\ufffd\n"
+    assert workspace.read_excerpt("latin1.txt").text == "caf\ufffd\n"
 
 
 # --- the sandbox -------------------------------------------------------------------------
