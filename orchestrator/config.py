@@ -66,6 +66,10 @@ class AgentConfig(_Section):
     # later request without bound: calls past these are not run, and the model is told.
     max_tool_calls_per_turn: int = Field(default=16, ge=1, le=200)
     max_tool_output_chars: int = Field(default=400_000, ge=1000, le=10_000_000)  # per agent
+    # Files agents may read although the secrets list or .gitignore hides them (only from
+    # your own config), and files they may never read; gitignore pattern syntax.
+    allow_paths: list[str] = Field(default_factory=list)
+    deny_paths: list[str] = Field(default_factory=list)
     # None enables every discovered tool; a list restricts agents to those names.
     tools: list[str] | None = None
 
@@ -252,21 +256,35 @@ def _untrusted(source: Source | None, workspace: Path, user: Source | None) -> S
             f"{source.name}: trust: only your own config file ({user_config_path()}) "
             "can say which workspaces to trust"
         )
-    provider = source.values.get("provider")
-    chosen = [k for k in _TRUSTED_KEYS if isinstance(provider, Mapping) and k in provider]
+    chosen = user_only_keys(source.values)
     if not chosen:
         return source
     trusted = validate(user.values, user.name).trust.workspaces if user else []
     if any(_same_folder(workspace, folder) for folder in trusted):
         return source
+    key, why = chosen[0]
     raise ConfigError(
-        f"{source.name}: provider.{chosen[0]}: an untrusted workspace may not choose where "
-        f"your API key is sent; if you trust this repository, add "
-        f"{workspace.resolve()} to trust.workspaces in {user_config_path()}"
+        f"{source.name}: {key}: an untrusted workspace may not {why}; if you trust this "
+        f"repository, add {workspace.resolve()} to trust.workspaces in {user_config_path()}"
     )
 
 
-_TRUSTED_KEYS = ("base_url", "api_key_env")
+# Keys that decide where the API key and the workspace's secrets go: only the user's own
+# config (and a workspace they trust) may set them, never what comes with a repository.
+_USER_ONLY_KEYS = {
+    ("provider", "base_url"): "choose where your API key is sent",
+    ("provider", "api_key_env"): "choose where your API key is sent",
+    ("agent", "allow_paths"): "let agents read files that may hold secrets",
+}
+
+
+def user_only_keys(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The user-only keys a source sets, as (section.key, what setting it would do)."""
+    return [
+        (f"{section}.{key}", why)
+        for (section, key), why in _USER_ONLY_KEYS.items()
+        if isinstance(part := values.get(section), Mapping) and key in part
+    ]
 
 
 def _same_folder(workspace: Path, folder: str) -> bool:

@@ -19,7 +19,7 @@ from orchestrator.request import Request
 from orchestrator.result import AgentResult, CallUsage, RunResult, RunStatus
 from orchestrator.synthesis import labelled_answers, synthesise
 from orchestrator.tools import build_tools
-from orchestrator.workspace import Workspace
+from orchestrator.workspace import ReadPolicy, Workspace
 
 
 class Orchestrator:
@@ -33,7 +33,8 @@ class Orchestrator:
         cache: ResultCache | None = None,
     ) -> None:
         self.config = config
-        self.workspace = workspace
+        allowed = ReadPolicy(tuple(config.agent.allow_paths), tuple(config.agent.deny_paths))
+        self.workspace = workspace.with_policy(allowed)
         self.llm = llm
         self.tools = build_tools(config.agent.tools)
         self.cache = cache if config.cache.enabled else None

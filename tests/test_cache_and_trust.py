@@ -162,6 +162,17 @@ def test_untrusted_workspace_cannot_redirect_the_key(tmp_path: Path, key: str) -
     assert getattr(config.provider, name) == value
 
 
+def test_untrusted_workspace_cannot_let_agents_read_secrets(tmp_path: Path) -> None:
+    (tmp_path / ".deepthink.yaml").write_text("agent:\n  allow_paths: ['.env']\n")
+    with pytest.raises(
+        ConfigError, match="agent.allow_paths: an untrusted workspace may not let agents read"
+    ):
+        load_config(tmp_path, user_file=tmp_path / "none.yaml", env={})
+    (tmp_path / ".deepthink.yaml").write_text("agent:\n  deny_paths: ['*.sql']\n")
+    config = load_config(tmp_path, user_file=tmp_path / "none.yaml", env={})
+    assert config.agent.deny_paths == ["*.sql"]
+
+
 def test_untrusted_workspace_may_tune_agents(tmp_path: Path) -> None:
     (tmp_path / ".deepthink.yaml").write_text(
         "provider:\n  model: local-model\norchestrator:\n  parallel_agents: 2\n"

@@ -535,3 +535,23 @@ def test_a_lone_surrogate_from_the_model_or_a_file_name_does_not_stop_the_agent(
     assert "caf\ufffd.py" in listing.splitlines()
     assistant = next(m for m in second if m["role"] == "assistant")
     assert assistant["content"] == "Look\ufffd"
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_secret_in_the_workspace_reaches_the_model_only_if_the_user_allows_it(
+    allowed: bool, llm_server: ScriptedLLMServer, make_orchestrator: Make, workspace: Path
+) -> None:
+    (workspace / ".env").write_text("API_TOKEN=hunter2\n")
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
+    llm_server.add(
+        scenarios.is_agent, Reply(tool_calls=[ToolCall("read_file", {"path": ".env"})]), times=1
+    )
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    agent = {"allow_paths": [".env"]} if allowed else {}
+
+    make_orchestrator(orchestrator={"parallel_agents": 1}, agent=agent).run(REQUEST)
+
+    sent = " ".join(r.messages_text for r in llm_server.requests)
+    assert ("hunter2" in sent) is allowed
+    assert ("refused: .env may hold secrets" in sent) is not allowed

@@ -26,7 +26,7 @@ from orchestrator.tools.git import GitDiff, GitLog
 from orchestrator.tools.list_files import ListFiles
 from orchestrator.tools.read_file import ReadFile
 from orchestrator.tools.search import Search
-from orchestrator.workspace import SandboxError, Workspace
+from orchestrator.workspace import ReadPolicy, SandboxError, Workspace
 from tests.gitrepo import git
 
 
@@ -588,3 +588,60 @@ def test_discovery_loads_entry_points_and_survives_bad_ones(
     assert "'impostor'" in warnings and "orchestrator.tools.read_file.ReadFile" in warnings
     assert "builtin_again" not in warnings
     assert build_tools(["echo"])[0].execute(Workspace(tmp_path), {"text": "hi"}) == "hi"
+
+
+# --- secrets and ignored files -------------------------------------------------------------
+
+
+@pytest.fixture
+def secrets_root(root: Path) -> Path:
+    write(root / ".gitignore", "local/\n*.log\n")
+    write(root / ".env", "API_TOKEN=hunter2\n")
+    write(root / "config" / ".env.production", "API_TOKEN=hunter2\n")
+    write(root / "deploy" / "id_rsa", "-----BEGIN OPENSSH PRIVATE KEY----- hunter2\n")
+    write(root / "certs" / "server.pem", "hunter2\n")
+    write(root / ".npmrc", "//registry/:_authToken=hunter2\n")
+    write(root / "local" / "notes.txt", "hunter2\n")
+    write(root / "debug.log", "hunter2\n")
+    write(root / "src" / "settings.py", "TOKEN = load('hunter2')\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        (".env", "may hold secrets"),
+        ("config/.env.production", "may hold secrets"),
+        ("deploy/id_rsa", "may hold secrets"),
+        ("certs/server.pem", "may hold secrets"),
+        (".npmrc", "may hold secrets"),
+        ("local/notes.txt", "is ignored by .gitignore"),
+        ("debug.log", "is ignored by .gitignore"),
+    ],
+)
+def test_agents_may_not_read_secrets_or_ignored_files(
+    secrets_root: Path, path: str, why: str
+) -> None:
+    with pytest.raises(ToolError) as refused:
+        call(ReadFile, Workspace(secrets_root), path=path)
+    assert f"refused: {path} {why}" in str(refused.value)
+    assert "agent.allow_paths" in str(refused.value)
+
+
+def test_search_shows_no_line_of_a_secret(secrets_root: Path) -> None:
+    output = call(Search, Workspace(secrets_root), pattern="hunter2")
+    assert output.splitlines() == [
+        "src/settings.py:1: TOKEN = load('hunter2')",
+        "[5 match(es) in files agents may not read are not shown]",
+    ]
+
+
+def test_allow_and_deny_paths_adjust_what_agents_may_read(secrets_root: Path) -> None:
+    policy = ReadPolicy(allow=(".env", "local/"), deny=("src/settings.py",))
+    workspace = Workspace(secrets_root).with_policy(policy)
+    assert "hunter2" in call(ReadFile, workspace, path=".env")
+    assert "hunter2" in call(ReadFile, workspace, path="local/notes.txt")
+    with pytest.raises(ToolError, match="may hold secrets"):
+        call(ReadFile, workspace, path="config/.env.production")
+    with pytest.raises(ToolError, match="matches agent.deny_paths"):
+        call(ReadFile, workspace, path="src/settings.py")

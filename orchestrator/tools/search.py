@@ -87,15 +87,22 @@ class Search(Tool):
         target = [] if start == workspace.root else ["--", workspace.relative(start)]
         command = [_ripgrep(), *_RG_OPTIONS, f"--regexp={pattern}", *target]
         matches: list[str] = []
+        refused = 0
         with bounded(
             command, cwd=workspace.root, env=_environment(), timeout=_TIMEOUT_SECONDS
         ) as rg:
             # One match more than shown tells whether the list was cut short.
             while len(matches) <= limit and (line := rg.stdout.readline(_MAX_OUTPUT_LINE_BYTES)):
-                matches.append(_match_line(line))
+                path, shown = _match_line(line)
+                if workspace.refusal(path) is None:
+                    matches.append(shown)
+                else:
+                    refused += 1  # a secret (.env, a key) the model may not see
             rg.stop("enough matches")
             ended = rg.wait()
         footer = []
+        if refused:
+            footer.append(f"[{refused} match(es) in files agents may not read are not shown]")
         if len(matches) > limit:
             del matches[limit:]
             footer.append(f"[stopped at {limit} matches; narrow the pattern or path]")
@@ -118,14 +125,15 @@ class Search(Tool):
         return "\n".join(matches + footer)
 
 
-def _match_line(line: bytes) -> str:
-    """`path:line: text` from rg's `path NUL line:text` (NUL because a name may hold ':')."""
-    path, _, rest = line.rstrip(b"\n").partition(b"\0")
+def _match_line(line: bytes) -> tuple[str, str]:
+    """The path, and `path:line: text`, from rg's `path NUL line:text` (a name may hold ':')."""
+    raw_path, _, rest = line.rstrip(b"\n").partition(b"\0")
     number, _, text = rest.partition(b":")
     shown = text.decode("utf-8", errors="replace").strip()
     if shown.endswith(_RG_CUT):
         shown = shown.removesuffix(_RG_CUT) + "…"
-    return f"{path.decode('utf-8', errors='replace')}:{number.decode()}: {shown}"
+    path = os.fsdecode(raw_path)
+    return path, f"{path}:{number.decode()}: {shown}"
 
 
 def _ripgrep() -> str:
