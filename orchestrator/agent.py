@@ -13,7 +13,7 @@ from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.decompose import Subtask
 from orchestrator.llm import LLMClient, LLMError, ToolCall, well_formed
 from orchestrator.progress import AgentState, Progress
-from orchestrator.result import AgentResult, CallUsage
+from orchestrator.result import AgentResult, CallUsage, ToolRead
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.workspace import Workspace
 
@@ -63,11 +63,12 @@ class Agent:
         cancel = job.child(self.setup.task_timeout)
         started = time.monotonic()
         calls: list[CallUsage] = []
+        reads: list[ToolRead] = []
         progress = self.setup.progress
         progress.update_agent(self.index, state=AgentState.RUNNING, step="thinking")
         state, answer, error = AgentState.DONE, "", ""
         try:
-            answer = self._loop(cancel, calls)
+            answer = self._loop(cancel, calls, reads)
             if not answer.strip():
                 state, error = AgentState.FAILED, "the model gave an empty answer"
         except DeadlineExceeded:
@@ -89,10 +90,11 @@ class Agent:
             answer=answer,
             error=error,
             seconds=time.monotonic() - started,
+            reads=reads,
         )
         return result, calls
 
-    def _loop(self, cancel: CancelToken, calls: list[CallUsage]) -> str:
+    def _loop(self, cancel: CancelToken, calls: list[CallUsage], reads: list[ToolRead]) -> str:
         setup = self.setup
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": prompts.AGENT_SYSTEM},
@@ -135,8 +137,10 @@ class Agent:
                 cancel.raise_if_cancelled()
                 setup.progress.update_agent(self.index, step=f"{call.name} (step {step})")
                 with cancel.activated():  # a tool's child process dies with the agent
-                    # A file name that is not UTF-8 would make the next request unsendable.
-                    output = budget.take(well_formed(self._execute(call)))
+                    output = run_tool(setup.tools, setup.workspace, call.name, call.arguments)
+                reads.append(ToolRead.of(call.name, call.arguments, output))
+                # A file name that is not UTF-8 would make the next request unsendable.
+                output = budget.take(well_formed(output))
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
             if skipped := len(completion.tool_calls) - len(granted):
                 messages.append({"role": "user", "content": _skipped_calls(skipped, len(granted))})
@@ -157,25 +161,26 @@ class Agent:
 
         return count
 
-    def _execute(self, call: ToolCall) -> str:
-        """Run one tool call; every problem becomes text the model can act on."""
-        tool = next((tool for tool in self.setup.tools if tool.name == call.name), None)
-        if tool is None:
-            known = ", ".join(tool.name for tool in self.setup.tools) or "none"
-            return f"error: unknown tool '{call.name}'. Available tools: {known}, finish."
-        try:
-            arguments = json.loads(call.arguments or "{}")
-        except json.JSONDecodeError as error:
-            return f"error: the arguments are not valid JSON ({error.msg}); send a JSON object."
-        if not isinstance(arguments, dict):
-            return "error: the arguments must be a JSON object."
-        try:
-            return tool.execute(self.setup.workspace, arguments)
-        except ToolError as error:
-            return f"error: {error}"
-        except Exception as error:
-            # A broken third-party tool costs one step, not the whole agent.
-            return f"error: tool '{call.name}' failed: {type(error).__name__}: {error}"
+
+def run_tool(tools: list[Tool], workspace: Workspace, name: str, arguments: str) -> str:
+    """Run one tool call as the model made it; every problem becomes text it can act on."""
+    tool = next((tool for tool in tools if tool.name == name), None)
+    if tool is None:
+        known = ", ".join(tool.name for tool in tools) or "none"
+        return f"error: unknown tool '{name}'. Available tools: {known}, finish."
+    try:
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError as error:
+        return f"error: the arguments are not valid JSON ({error.msg}); send a JSON object."
+    if not isinstance(parsed, dict):
+        return "error: the arguments must be a JSON object."
+    try:
+        return tool.execute(workspace, parsed)
+    except ToolError as error:
+        return f"error: {error}"
+    except Exception as error:
+        # A broken third-party tool costs one step, not the whole agent.
+        return f"error: tool '{name}' failed: {type(error).__name__}: {error}"
 
 
 def _assistant_message(content: str, calls: list[ToolCall]) -> dict[str, Any]:

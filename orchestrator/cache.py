@@ -1,9 +1,10 @@
 """Finished results in SQLite, so that asking the same thing twice is answered at once.
 
 Each result is written in one transaction (WAL journal), so a crash mid-write
-loses at most that result, never one stored before. Keys hash the request and
-every setting that shapes the answer; API keys are not part of the config, so
-they can never reach the cache.
+loses at most that result, never one stored before. Keys hash the request, the
+workspace and every setting that shapes the answer; API keys are not part of the
+config, so they can never reach the cache. A result also records what its agents'
+tools returned (`ToolRead`), which the engine checks before reusing it.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ def default_cache_path() -> Path:
     return Path(platformdirs.user_cache_dir("deepthink")) / "results.sqlite3"
 
 
-def cache_key(request: Request, config: Config) -> str:
+def cache_key(request: Request, config: Config, workspace: Path) -> str:
     material = {
         "request": dataclasses.asdict(request),
+        # The same code in another repository is another question: the agents read around it.
+        "workspace": str(workspace),
         # Everything that changes the answer: endpoint, models, agents, tools, budgets.
         "config": config.model_dump(mode="json", exclude={"cache", "trust"}),
     }

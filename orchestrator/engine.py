@@ -8,7 +8,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from orchestrator import prompts
-from orchestrator.agent import Agent, AgentSetup
+from orchestrator.agent import Agent, AgentSetup, run_tool
 from orchestrator.cache import CacheError, ResultCache, cache_key
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.config import Config
@@ -16,7 +16,7 @@ from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
 from orchestrator.llm import LLMClient, LLMError
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
 from orchestrator.request import Request
-from orchestrator.result import AgentResult, CallUsage, RunResult, RunStatus
+from orchestrator.result import AgentResult, CallUsage, RunResult, RunStatus, ToolRead
 from orchestrator.synthesis import labelled_answers, synthesise
 from orchestrator.tools import build_tools
 from orchestrator.workspace import ReadPolicy, Workspace
@@ -49,9 +49,9 @@ class Orchestrator:
         progress = progress or Progress()
         if self.cache is None:
             return self._run(request, cancel, progress)
-        key = cache_key(request, self.config)
+        key = cache_key(request, self.config, self.workspace.root)
         try:
-            if (cached := self.cache.get(key)) is not None:
+            if (cached := self.cache.get(key)) is not None and self._still_valid(cached):
                 progress.set_phase(Phase.DONE)
                 return cached
         except CacheError as error:
@@ -151,6 +151,16 @@ class Orchestrator:
             failures.append(f"synthesis: {synthesis.note}")
         status = RunStatus.DONE if len(succeeded) == len(answers) else RunStatus.PARTIAL
         return finish(status, synthesis.markdown, findings=synthesis.findings)
+
+    def _still_valid(self, cached: RunResult) -> bool:
+        """Whether every tool call of the cached run still returns what it returned then."""
+        reads = {read for agent in cached.agents for read in agent.reads}
+        return all(
+            ToolRead.of(read.tool, read.arguments, self._replay(read)) == read for read in reads
+        )
+
+    def _replay(self, read: ToolRead) -> str:
+        return run_tool(self.tools, self.workspace, read.tool, read.arguments)
 
     def _too_long(self) -> str:
         seconds = self.config.orchestrator.phase_seconds

@@ -643,5 +643,5 @@ def test_allow_and_deny_paths_adjust_what_agents_may_read(secrets_root: Path) ->
     assert "hunter2" in call(ReadFile, workspace, path="local/notes.txt")
     with pytest.raises(ToolError, match="may hold secrets"):
         call(ReadFile, workspace, path="config/.env.production")
-    with pytest.raises(ToolError, match="matches agent.deny_paths"):
+    with pytest.raises(ToolError, match=r"matches agent\.deny_paths"):
         call(ReadFile, workspace, path="src/settings.py")
