@@ -4,6 +4,13 @@ Both hold the YAML config's keys (provider, orchestrator, agent, council, contex
 the server's own: `output`. They are layered over the user and workspace YAML files and
 the environment, later sources winning. An API key is refused here as in YAML: it would
 travel through the LSP trace; the server reads it from its environment only.
+
+workspace/configuration answers per workspace folder, and a folder's editor settings (VS
+Code's `.vscode/settings.json`) can come with the repository, like its `.deepthink.yaml`.
+So the keys that decide where the API key and the workspace's secrets go (provider.base_url,
+provider.api_key_env, agent.allow_paths) are refused there: they come from
+initializationOptions (the user's editor set-up starting the server), the user's own config
+file or the environment.
 """
 
 from __future__ import annotations
@@ -14,7 +21,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config import Config, ConfigError, Source, load_config, shown
+from orchestrator.config import (
+    Config,
+    ConfigError,
+    Source,
+    load_config,
+    shown,
+    user_config_path,
+    user_only_keys,
+)
 
 SECTION = "deepthink"
 INIT_SOURCE = "initializationOptions"
@@ -43,6 +58,13 @@ def load_settings(
     overrides = []
     for name, values in ((INIT_SOURCE, init_options), (WORKSPACE_SOURCE, workspace_values)):
         config_values, server_values = _split(name, values)
+        if name == WORKSPACE_SOURCE and (chosen := user_only_keys(config_values)):
+            key, why = chosen[0]
+            raise ConfigError(
+                f"{name}: {key}: workspace settings may not {why} (a workspace's editor "
+                "settings can come with the repository); set it in initializationOptions, "
+                f"in your own config file {user_config_path()}, or in the environment"
+            )
         if "output" in server_values:
             output = _output(name, server_values["output"])
         overrides.append(Source(name, config_values))
