@@ -17,9 +17,10 @@ import dataclasses
 import gc
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import SplitResult, urlsplit
 
 from orchestrator.cancel import CancelToken
 from orchestrator.config import ProviderConfig
@@ -92,6 +93,14 @@ class _StreamBroken(Exception):
 
 class _NotAStream(Exception):
     """The endpoint answered, but not with chat-completion stream events."""
+
+
+class _OtherOrigin(Exception):
+    """A redirect led to another origin; the request was not sent there."""
+
+    def __init__(self, origin: str) -> None:
+        super().__init__(origin)
+        self.origin = origin
 
 
 @dataclass
@@ -322,7 +331,11 @@ class LLMClient:
                 timeout=self.provider.request_timeout,
                 # httpx's connection pool checks every connection at each request, which dozens
                 # of agents starting at once feel; aiohttp's does not (see the benchmarks).
-                http_client=openai.DefaultAioHttpClient(),
+                http_client=openai.DefaultAioHttpClient(
+                    # A redirect is followed only within the configured origin: the request
+                    # carries the user's code, and a 307 would resend it anywhere.
+                    event_hooks={"request": [_same_origin_as(self.provider.base_url)]}
+                ),
             )
             if gc.get_freeze_count() == 0:
                 # What is imported by now (the openai import alone leaves about 90,000
@@ -363,6 +376,11 @@ class LLMClient:
                 ),
                 "broken": f"the connection to {where} broke off during the response",
             }[_connection_failure(error)]
+        elif isinstance(error, _OtherOrigin):
+            text = (
+                f"{where} redirected the request to {error.origin}, another server, and it was "
+                "not sent there: if that server is the right one, set provider.base_url to it"
+            )
         elif isinstance(error, _StreamBroken):
             text = f"{where}: {error}"
         elif isinstance(error, UnicodeEncodeError):
@@ -380,6 +398,9 @@ class LLMClient:
 
 def _unusable(error: Exception) -> bool:
     import openai
+
+    if isinstance(error, _OtherOrigin):
+        return True
 
     if isinstance(error, openai.APIConnectionError):
         return _connection_failure(error) == "unreachable"
@@ -406,6 +427,24 @@ def _connection_failure(error: Exception) -> Literal["unreachable", "timeout", "
     if any(isinstance(c, TimeoutError) for c in causes):
         return "timeout"
     return "broken"
+
+
+def _same_origin_as(base_url: str) -> Callable[[Any], Awaitable[None]]:
+    """A request hook refusing any request (a redirect's) to an origin other than base_url's."""
+    allowed = _origin(urlsplit(base_url))
+
+    async def check(request: Any) -> None:
+        origin = _origin(urlsplit(str(request.url)))
+        if origin != allowed:
+            raise _OtherOrigin(f"{origin[0]}://{origin[1]}")
+
+    return check
+
+
+def _origin(url: SplitResult) -> tuple[str, str]:
+    default_port = {"http": 80, "https": 443}.get(url.scheme)
+    host = url.hostname or ""
+    return url.scheme, f"{host}:{url.port or default_port}"
 
 
 def redact(text: str, secret: str) -> str:

@@ -185,3 +185,33 @@ def test_a_request_utf8_cannot_carry_is_not_blamed_on_the_endpoint(
         client.complete(model="m", messages=messages, cancel=CancelToken())
     assert "could not be sent: it holds text that is not valid Unicode" in str(error.value)
     assert "malformed" not in str(error.value)
+
+
+def test_a_redirect_to_another_origin_is_not_followed(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    # localhost is another origin than 127.0.0.1, though the same scripted server would answer.
+    port = llm_server.base_url.split(":")[2].split("/")[0]
+    elsewhere = f"http://localhost:{port}/v1/chat/completions?token=x"
+    llm_server.add(None, Reply(status=307, headers={"Location": elsewhere}), times=1)
+    llm_server.add(None, Reply(content="followed"))
+
+    with pytest.raises(LLMError) as error:
+        complete(client)
+
+    assert str(error.value) == (
+        f"{llm_server.base_url} redirected the request to http://localhost:{port}, another "
+        "server, and it was not sent there: if that server is the right one, set "
+        "provider.base_url to it"
+    )
+    assert error.value.endpoint_unusable
+    assert len(llm_server.requests) == 1
+
+
+def test_a_redirect_within_the_origin_is_followed(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, Reply(status=307, headers={"Location": "/v1/chat/completions"}), times=1)
+    llm_server.add(None, Reply(content="followed"))
+    assert complete(client).content == "followed"  # type: ignore[attr-defined]
+    assert len(llm_server.requests) == 2
