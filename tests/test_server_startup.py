@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +24,13 @@ import pytest
 
 from server import initialize_cache
 from server.initialize_cache import KEPT, FirstInitialize, build_identity, cache_file, load, store
-from server.stdio_start import ReplayedStdin, initialize_request, read_first_message, response
+from server.stdio_start import (
+    CheckedStdin,
+    ReplayedStdin,
+    initialize_request,
+    read_first_message,
+    response,
+)
 from tests.benchmarks.lsp_client import LSPServerProcess
 from tests.llm_server import ScriptedLLMServer
 from tests.lsp_harness import (
@@ -134,6 +142,39 @@ def test_reads_that_straddle_the_replayed_bytes_continue_on_stdin() -> None:
 
     assert replayed.readline() == b"Content-Length: 2\r\n"
     assert ReplayedStdin(b"ab", io.BytesIO(b"cdef")).read(4) == b"abcd"
+
+
+@pytest.mark.parametrize(
+    ("header", "logged"),
+    [
+        (b"Content-Length: 1000000000000\r\n", "a message of 1000000000000 bytes, over the limit"),
+        (b"Content-Length: twelve\r\n", "a header pygls cannot read: b'Content-Length: twelve"),
+        (b"content-length: 2\r\n", "a header pygls cannot read: b'content-length: 2"),
+    ],
+    ids=["10^12 bytes", "not a number", "lower case"],
+)
+def test_framing_pygls_cannot_survive_stops_the_server_with_the_reason(
+    header: bytes, logged: str, tmp_path: Path
+) -> None:
+    stopped = subprocess.run(
+        [sys.executable, "-m", "server"],
+        input=header + b"\r\n{}" + framed(INITIALIZE),
+        capture_output=True,
+        env={**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    stderr = stopped.stderr.decode()
+    assert logged in stderr and "stopping, as the next message cannot be found" in stderr
+    assert "MemoryError" not in stderr and "Traceback" not in stderr
+    assert stopped.stdout == b"", "nothing read after the bad header is answered"
+
+
+def test_checked_stdin_passes_good_framing_through() -> None:
+    sent = framed(INITIALIZE, b"Content-Type: x\r\n") + framed(INITIALIZED)
+    stdin = CheckedStdin(io.BytesIO(sent))
+    assert read_first_message(stdin).raw == framed(INITIALIZE, b"Content-Type: x\r\n")
+    assert read_first_message(stdin).raw == framed(INITIALIZED)
 
 
 # --- the cache -----------------------------------------------------------------------------
