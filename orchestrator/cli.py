@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import queue
 import re
@@ -89,6 +90,7 @@ class NothingToReview(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    _show_library_warnings()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error argparse has already printed
@@ -768,3 +770,20 @@ def summary(result: RunResult) -> str:
 
 def _warn(line: str) -> None:
     print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+
+class _WarningLines(logging.Handler):
+    """The engine's own warnings (a tool plugin that fails to load) as the CLI's own lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            message += f" ({type(error).__name__}: {error})"  # the traceback is for developers
+        _warn(f"{record.levelname.lower()}: {message}")
+
+
+def _show_library_warnings() -> None:
+    engine = logging.getLogger("orchestrator")
+    if not any(isinstance(handler, _WarningLines) for handler in engine.handlers):
+        engine.addHandler(_WarningLines(logging.WARNING))

@@ -25,6 +25,7 @@ from rich.console import Console
 
 from orchestrator.cli import Target, main, parse_target, render_progress, state_changes
 from orchestrator.progress import AgentState, AgentStatus, Phase, Snapshot
+from orchestrator.tools import discover_tools
 from tests import scenarios
 from tests.conftest import SAMPLE
 from tests.gitrepo import git
@@ -872,3 +873,36 @@ def test_cache_clear_recovers_an_unreadable_database(
     assert out.startswith(f"removed the result cache {path}, which could not be read")
     code, out, _ = deepthink(capsys, "cache", "clear")
     assert (code, out.strip()) == (0, f"removed 0 cached result(s) from {path}")
+
+
+@pytest.fixture
+def quitting_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An installed tool plugin whose module raises SystemExit(3) when imported."""
+    site = tmp_path / "site"
+    (site / "deepthink_quitter-1.0.dist-info").mkdir(parents=True)
+    (site / "deepthink_quitter.py").write_text("raise SystemExit(3)\n")
+    (site / "deepthink_quitter-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: deepthink-quitter\n"
+    )
+    (site / "deepthink_quitter-1.0.dist-info" / "entry_points.txt").write_text(
+        "[deepthink.tools]\nquitter = deepthink_quitter:Quitter\n"
+    )
+    monkeypatch.syspath_prepend(site)
+    discover_tools.cache_clear()
+    yield
+    discover_tools.cache_clear()
+
+
+@pytest.mark.usefixtures("env", "quitting_plugin")
+def test_a_plugin_that_exits_at_import_is_skipped_with_a_warning(
+    llm_server: ScriptedLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenarios.script_run(llm_server, 1, synthesis=SYNTHESIS)
+
+    code, out, err = deepthink(capsys, "explain", "a.py:2", "--agents", "1", "--no-cache")
+
+    assert (code, out.strip()) == (0, SYNTHESIS)
+    assert (
+        "deepthink: warning: tool plugin 'quitter' (deepthink_quitter:Quitter) failed to load; "
+        "skipping it (SystemExit: 3)\n"
+    ) in err
