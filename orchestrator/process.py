@@ -8,6 +8,7 @@ at its time limit, and by the cancel token active on the calling thread (see
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import threading
@@ -50,8 +51,9 @@ class Running:
 
     def wait(self) -> Exit:
         returncode = self._process.wait()
-        self._stderr.seek(0)
-        text = self._stderr.read()[-_STDERR_SHOWN_BYTES:].decode("utf-8", errors="replace")
+        size = self._stderr.seek(0, os.SEEK_END)
+        self._stderr.seek(max(0, size - _STDERR_SHOWN_BYTES))
+        text = self._stderr.read().decode("utf-8", errors="replace")
         return Exit(returncode, text.strip(), self._stopped_by)
 
 
