@@ -11,9 +11,9 @@ from typing import Any
 from orchestrator import prompts
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.decompose import Subtask
-from orchestrator.llm import Completion, LLMClient, LLMError, ToolCall
+from orchestrator.llm import LLMClient, LLMError, ToolCall, well_formed
 from orchestrator.progress import AgentState, Progress
-from orchestrator.result import AgentResult, CallUsage
+from orchestrator.result import AgentResult, CallUsage, ToolRead
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.workspace import Workspace
 
@@ -41,6 +41,8 @@ class AgentSetup:
     tools: list[Tool]
     workspace: Workspace
     max_iterations: int
+    max_tool_calls_per_turn: int
+    max_tool_output_chars: int
     task_timeout: float
     shared_context: str
     progress: Progress
@@ -61,11 +63,12 @@ class Agent:
         cancel = job.child(self.setup.task_timeout)
         started = time.monotonic()
         calls: list[CallUsage] = []
+        reads: list[ToolRead] = []
         progress = self.setup.progress
         progress.update_agent(self.index, state=AgentState.RUNNING, step="thinking")
         state, answer, error = AgentState.DONE, "", ""
         try:
-            answer = self._loop(cancel, calls)
+            answer = self._loop(cancel, calls, reads)
             if not answer.strip():
                 state, error = AgentState.FAILED, "the model gave an empty answer"
         except DeadlineExceeded:
@@ -87,10 +90,11 @@ class Agent:
             answer=answer,
             error=error,
             seconds=time.monotonic() - started,
+            reads=reads,
         )
         return result, calls
 
-    def _loop(self, cancel: CancelToken, calls: list[CallUsage]) -> str:
+    def _loop(self, cancel: CancelToken, calls: list[CallUsage], reads: list[ToolRead]) -> str:
         setup = self.setup
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": prompts.AGENT_SYSTEM},
@@ -104,9 +108,10 @@ class Agent:
         ]
         schemas = [tool.schema() for tool in setup.tools] + [FINISH_TOOL]
         tokens_before = 0
+        budget = _OutputBudget(setup.max_tool_output_chars)
         for step in range(1, setup.max_iterations + 1):
             cancel.raise_if_cancelled()
-            last = step == setup.max_iterations
+            last = step == setup.max_iterations or budget.spent
             if last and step > 1:
                 messages.append({"role": "user", "content": prompts.FINAL_STEP})
             completion = setup.llm.complete(
@@ -126,13 +131,19 @@ class Agent:
             finish = next((c for c in completion.tool_calls if c.name == "finish"), None)
             if finish is not None:
                 return _finish_answer(finish) or completion.content
-            messages.append(_assistant_message(completion))
-            for call in completion.tool_calls:
+            granted = completion.tool_calls[: setup.max_tool_calls_per_turn]
+            messages.append(_assistant_message(completion.content, granted))
+            for call in granted:
                 cancel.raise_if_cancelled()
                 setup.progress.update_agent(self.index, step=f"{call.name} (step {step})")
-                messages.append(
-                    {"role": "tool", "tool_call_id": call.id, "content": self._execute(call)}
-                )
+                with cancel.activated():  # a tool's child process dies with the agent
+                    output = run_tool(setup.tools, setup.workspace, call.name, call.arguments)
+                reads.append(ToolRead.of(call.name, call.arguments, output))
+                # A file name that is not UTF-8 would make the next request unsendable.
+                output = budget.take(well_formed(output))
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
+            if skipped := len(completion.tool_calls) - len(granted):
+                messages.append({"role": "user", "content": _skipped_calls(skipped, len(granted))})
             setup.progress.update_agent(self.index, step=f"thinking (step {step + 1})")
         raise AssertionError("unreachable: the last step always returns")
 
@@ -150,40 +161,73 @@ class Agent:
 
         return count
 
-    def _execute(self, call: ToolCall) -> str:
-        """Run one tool call; every problem becomes text the model can act on."""
-        tool = next((tool for tool in self.setup.tools if tool.name == call.name), None)
-        if tool is None:
-            known = ", ".join(tool.name for tool in self.setup.tools) or "none"
-            return f"error: unknown tool '{call.name}'. Available tools: {known}, finish."
-        try:
-            arguments = json.loads(call.arguments or "{}")
-        except json.JSONDecodeError as error:
-            return f"error: the arguments are not valid JSON ({error.msg}); send a JSON object."
-        if not isinstance(arguments, dict):
-            return "error: the arguments must be a JSON object."
-        try:
-            return tool.execute(self.setup.workspace, arguments)
-        except ToolError as error:
-            return f"error: {error}"
-        except Exception as error:
-            # A broken third-party tool costs one step, not the whole agent.
-            return f"error: tool '{call.name}' failed: {type(error).__name__}: {error}"
+
+def run_tool(tools: list[Tool], workspace: Workspace, name: str, arguments: str) -> str:
+    """Run one tool call as the model made it; every problem becomes text it can act on."""
+    tool = next((tool for tool in tools if tool.name == name), None)
+    if tool is None:
+        known = ", ".join(tool.name for tool in tools) or "none"
+        return f"error: unknown tool '{name}'. Available tools: {known}, finish."
+    try:
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError as error:
+        return f"error: the arguments are not valid JSON ({error.msg}); send a JSON object."
+    if not isinstance(parsed, dict):
+        return "error: the arguments must be a JSON object."
+    try:
+        return tool.execute(workspace, parsed)
+    except ToolError as error:
+        return f"error: {error}"
+    except Exception as error:
+        # A broken third-party tool costs one step, not the whole agent.
+        return f"error: tool '{name}' failed: {type(error).__name__}: {error}"
 
 
-def _assistant_message(completion: Completion) -> dict[str, Any]:
+def _assistant_message(content: str, calls: list[ToolCall]) -> dict[str, Any]:
     return {
         "role": "assistant",
-        "content": completion.content or None,
+        "content": content or None,
         "tool_calls": [
             {
                 "id": call.id,
                 "type": "function",
                 "function": {"name": call.name, "arguments": call.arguments},
             }
-            for call in completion.tool_calls
+            for call in calls
         ],
     }
+
+
+def _skipped_calls(skipped: int, ran: int) -> str:
+    return (
+        f"Only your first {ran} tool calls were run; the other {skipped} were not "
+        f"(at most {ran} per turn, agent.max_tool_calls_per_turn). Ask again for what you "
+        "still need, fewer at a time."
+    )
+
+
+class _OutputBudget:
+    """What an agent's tools may still return in all, so its requests stay bounded."""
+
+    def __init__(self, chars: int) -> None:
+        self._left = chars
+        self._total = chars
+
+    @property
+    def spent(self) -> bool:
+        return self._left <= 0
+
+    def take(self, output: str) -> str:
+        if self.spent:
+            return "error: the tool output budget is used up; answer with what you have."
+        kept = output[: self._left]
+        self._left -= len(output)
+        if len(kept) < len(output):
+            kept += (
+                f"\n[cut here: this agent's tools may return {self._total} characters in all "
+                "(agent.max_tool_output_chars); answer with what you have]"
+            )
+        return kept
 
 
 def _finish_answer(call: ToolCall) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 
 class Cancelled(Exception):
@@ -88,6 +90,15 @@ class CancelToken:
         if self._timer is not None:
             self._timer.cancel()
 
+    @contextmanager
+    def activated(self) -> Iterator[None]:
+        """Make this the token `active_token()` returns on this thread, for the block."""
+        reset = _ACTIVE.set(self)
+        try:
+            yield
+        finally:
+            _ACTIVE.reset(reset)
+
     def _expire(self) -> None:
         self.cancel("timeout")
 
@@ -95,3 +106,13 @@ class CancelToken:
         with self._lock:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
+
+
+# Tools take no cancel token (their interface is a plugin API): an agent activates its own
+# around each tool call, and code that starts child processes kills them when it fires.
+_ACTIVE: ContextVar[CancelToken | None] = ContextVar("deepthink_active_cancel", default=None)
+
+
+def active_token() -> CancelToken | None:
+    """The token of the agent whose tool runs on this thread, if any."""
+    return _ACTIVE.get()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import queue
 import re
 import signal
 import sqlite3
 import stat
-import subprocess
 import sys
 import threading
 import time
@@ -31,7 +31,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.cache import ResultCache
+from orchestrator.cache import ResultCache, default_cache_path, is_unreadable, remove_database
 from orchestrator.cancel import CancelToken
 from orchestrator.config import (
     Config,
@@ -45,6 +45,7 @@ from orchestrator.config import (
 )
 from orchestrator.context import review_diff_request, selection_request, split_lines
 from orchestrator.engine import Orchestrator
+from orchestrator.git import run_git
 from orchestrator.llm import LLMClient
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress, Snapshot
 from orchestrator.request import Mode, Request
@@ -89,6 +90,7 @@ class NothingToReview(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    _show_library_warnings()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error argparse has already printed
@@ -355,27 +357,25 @@ def _relative(file: Path, root: Path) -> str:
     return file.relative_to(root).as_posix()
 
 
-def _git(arguments: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    # fsmonitor off: a repository's own config could otherwise make git run a program.
-    command = ["git", "--no-pager", "-c", "core.quotePath=false", "-c", "core.fsmonitor=false"]
-    command += arguments
+def _git(arguments: list[str], cwd: Path) -> GitOutput:
     try:
-        return subprocess.run(
-            command,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
+        result = run_git(arguments, cwd, timeout=GIT_TIMEOUT, max_output=MAX_FILE_BYTES)
     except FileNotFoundError as error:
         raise UsageError(f"cannot run git in {cwd}: {error.strerror}") from None
     except NotADirectoryError:
         raise UsageError(f"cannot run git in {cwd}: not a directory") from None
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"git {arguments[0]} took more than {GIT_TIMEOUT:g} s") from None
+    if result.timed_out:
+        raise UsageError(f"git {arguments[0]} took more than {GIT_TIMEOUT:g} s")
+    return GitOutput(
+        result.returncode, result.stdout.decode("utf-8", errors="replace"), result.stderr
+    )
+
+
+@dataclass(frozen=True)
+class GitOutput:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 # --- configuration and key -----------------------------------------------------------------
@@ -444,22 +444,36 @@ def open_cache() -> ResultCache | None:
     try:
         return ResultCache()
     except (OSError, sqlite3.Error) as error:
-        _warn(f"warning: result cache unavailable, running without it: {error}")
+        fix = " (`deepthink cache clear` replaces it)" if _unreadable(error) else ""
+        _warn(f"warning: result cache unavailable, running without it: {error}{fix}")
         return None
 
 
 def clear_cache() -> int:
+    path = default_cache_path()
     try:
-        cache = ResultCache()
+        cache = ResultCache(path)
         try:
             removed = cache.clear()
         finally:
             cache.close()
     except (OSError, sqlite3.Error) as error:
-        _warn(f"cannot clear the result cache: {error}")
-        return EXIT_FAILED
-    print(f"removed {removed} cached result(s) from {cache.path}")
+        if not _unreadable(error):  # locked, or no permission: deleting would not help
+            _warn(f"cannot clear the result cache {path}: {error}")
+            return EXIT_FAILED
+        try:
+            remove_database(path)
+        except OSError as failure:
+            _warn(f"cannot remove the unreadable result cache {path}: {failure.strerror}")
+            return EXIT_FAILED
+        print(f"removed the result cache {path}, which could not be read ({error})")
+        return EXIT_OK
+    print(f"removed {removed} cached result(s) from {path}")
     return EXIT_OK
+
+
+def _unreadable(error: OSError | sqlite3.Error) -> bool:
+    return isinstance(error, sqlite3.Error) and is_unreadable(error)
 
 
 def run_interruptibly(orchestrator: Orchestrator, request: Request, display: Display) -> RunResult:
@@ -756,3 +770,20 @@ def summary(result: RunResult) -> str:
 
 def _warn(line: str) -> None:
     print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+
+class _WarningLines(logging.Handler):
+    """The engine's own warnings (a tool plugin that fails to load) as the CLI's own lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            message += f" ({type(error).__name__}: {error})"  # the traceback is for developers
+        _warn(f"{record.levelname.lower()}: {message}")
+
+
+def _show_library_warnings() -> None:
+    engine = logging.getLogger("orchestrator")
+    if not any(isinstance(handler, _WarningLines) for handler in engine.handlers):
+        engine.addHandler(_WarningLines(logging.WARNING))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlparse
 
 import platformdirs
@@ -50,10 +51,25 @@ class OrchestratorConfig(_Section):
     synthesis_model: str | None = None
     # Local servers (Ollama, llama.cpp) often serve one request at a time; null = all at once.
     max_concurrent_agents: int | None = Field(default=None, ge=1, le=64)
+    # Wall-clock limit of decomposition, and of synthesis: request_timeout only bounds the
+    # wait for each piece, so an endpoint sending a byte a second would never time out.
+    phase_timeout: float | None = Field(default=None, gt=0, le=86400)  # null = task_timeout
+
+    @property
+    def phase_seconds(self) -> float:
+        return self.phase_timeout or self.task_timeout
 
 
 class AgentConfig(_Section):
     max_iterations: int = Field(default=8, ge=1, le=100)
+    # A model asking for hundreds of calls at once (400 were seen) would otherwise grow every
+    # later request without bound: calls past these are not run, and the model is told.
+    max_tool_calls_per_turn: int = Field(default=16, ge=1, le=200)
+    max_tool_output_chars: int = Field(default=400_000, ge=1000, le=10_000_000)  # per agent
+    # Files agents may read although the secrets list or .gitignore hides them (only from
+    # your own config), and files they may never read; gitignore pattern syntax.
+    allow_paths: list[str] = Field(default_factory=list)
+    deny_paths: list[str] = Field(default_factory=list)
     # None enables every discovered tool; a list restricts agents to those names.
     tools: list[str] | None = None
 
@@ -118,16 +134,24 @@ def user_config_path() -> Path:
     return Path(platformdirs.user_config_dir("deepthink")) / "config.yaml"
 
 
+# A config file is a few dozen lines; a repository's own one is not trusted to be sane.
+MAX_CONFIG_BYTES = 256 * 1024
+_MAX_NESTING = 20  # the schema needs 3 levels; 50,000 nested brackets exhausted the stack
+_SHOWN_CHARS = 80  # of a value quoted in an error message
+
+
 def read_yaml_source(path: Path) -> Source | None:
-    """Read a YAML config file; a missing file is simply no layer."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    """Read a YAML config file; a missing file is simply no layer.
+
+    Only a regular file of at most MAX_CONFIG_BYTES is read (a link to /dev/zero or a FIFO
+    would never end), and YAML aliases are refused: a few lines of them expand to billions
+    of values (the "billion laughs").
+    """
+    text = _read_capped(path)
+    if text is None:
         return None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the file: {error.strerror}") from error
     try:
-        values = yaml.safe_load(text)
+        values = yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader, so no Python objects
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
@@ -137,6 +161,54 @@ def read_yaml_source(path: Path) -> Source | None:
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (provider:, orchestrator:, ...)")
     return Source(str(path), values)
+
+
+def _read_capped(path: Path) -> str | None:
+    try:
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the file: {error.strerror}") from error
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ConfigError(f"{path}: not a regular file; a config file must be one")
+        data = os.read(descriptor, MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the file: {error.strerror}") from error
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; not a config file")
+    return data.decode("utf-8", errors="replace")
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader without aliases, and with nesting bounded before Python's stack is."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self._refuse("YAML aliases (*name) are not allowed in config files")
+        if self._depth >= _MAX_NESTING:
+            self._refuse(f"nested more than {_MAX_NESTING} levels deep")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _refuse(self, problem: str) -> NoReturn:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        raise yaml.composer.ComposerError(None, None, problem, event.start_mark)
+
+
+def shown(value: object) -> str:
+    """A value quoted in an error message, never longer than a line."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else f"{text[: _SHOWN_CHARS - 1]}…"
 
 
 def environment_source(env: Mapping[str, str]) -> Source:
@@ -184,21 +256,35 @@ def _untrusted(source: Source | None, workspace: Path, user: Source | None) -> S
             f"{source.name}: trust: only your own config file ({user_config_path()}) "
             "can say which workspaces to trust"
         )
-    provider = source.values.get("provider")
-    chosen = [k for k in _TRUSTED_KEYS if isinstance(provider, Mapping) and k in provider]
+    chosen = user_only_keys(source.values)
     if not chosen:
         return source
     trusted = validate(user.values, user.name).trust.workspaces if user else []
     if any(_same_folder(workspace, folder) for folder in trusted):
         return source
+    key, why = chosen[0]
     raise ConfigError(
-        f"{source.name}: provider.{chosen[0]}: an untrusted workspace may not choose where "
-        f"your API key is sent; if you trust this repository, add "
-        f"{workspace.resolve()} to trust.workspaces in {user_config_path()}"
+        f"{source.name}: {key}: an untrusted workspace may not {why}; if you trust this "
+        f"repository, add {workspace.resolve()} to trust.workspaces in {user_config_path()}"
     )
 
 
-_TRUSTED_KEYS = ("base_url", "api_key_env")
+# Keys that decide where the API key and the workspace's secrets go: only the user's own
+# config (and a workspace they trust) may set them, never what comes with a repository.
+_USER_ONLY_KEYS = {
+    ("provider", "base_url"): "choose where your API key is sent",
+    ("provider", "api_key_env"): "choose where your API key is sent",
+    ("agent", "allow_paths"): "let agents read files that may hold secrets",
+}
+
+
+def user_only_keys(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The user-only keys a source sets, as (section.key, what setting it would do)."""
+    return [
+        (f"{section}.{key}", why)
+        for (section, key), why in _USER_ONLY_KEYS.items()
+        if isinstance(part := values.get(section), Mapping) and key in part
+    ]
 
 
 def _same_folder(workspace: Path, folder: str) -> bool:
@@ -250,11 +336,17 @@ def _deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
+_MAX_PROBLEMS_SHOWN = 10
+
+
 def _describe(error: ValidationError, source_name: str) -> str:
     lines = []
-    for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"])
+    problems = error.errors()
+    for problem in problems[:_MAX_PROBLEMS_SHOWN]:
+        key = ".".join(str(part)[:_SHOWN_CHARS] for part in problem["loc"])
         lines.append(f"{source_name}: {key}: {_expectation(problem, key)}")
+    if len(problems) > _MAX_PROBLEMS_SHOWN:
+        lines.append(f"{source_name}: … and {len(problems) - _MAX_PROBLEMS_SHOWN} more problems")
     return "\n".join(lines)
 
 
@@ -264,13 +356,13 @@ def _expectation(problem: Any, key: str) -> str:
     if kind == "extra_forbidden":
         return _unknown_key(key)
     if kind == "value_error":
-        return f"expected {problem['ctx']['error']}, got {given!r}"
+        return f"expected {problem['ctx']['error']}, got {shown(given)}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"expected a mapping of keys, got {given!r}"
+        return f"expected a mapping of keys, got {shown(given)}"
     message = problem["msg"]
     if message.startswith("Input should be "):
         message = message.removeprefix("Input should be ")
-    return f"expected {message}, got {given!r}"
+    return f"expected {message}, got {shown(given)}"
 
 
 def _unknown_key(key: str) -> str:

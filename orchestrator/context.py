@@ -173,7 +173,8 @@ def selection_request(
         start_line=start_line,
         end_line=end_line,
         context=pack_context(text, start_line, end_line, max_tokens),
-        question=question,
+        # The question goes into every prompt: a huge one (10 MB) gets the same budget.
+        question=None if question is None else fit_budget(question, max_tokens),
         language=language or language_of(path),
     )
 

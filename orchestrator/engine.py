@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from orchestrator import prompts
-from orchestrator.agent import Agent, AgentSetup
-from orchestrator.cache import ResultCache, cache_key
-from orchestrator.cancel import Cancelled, CancelToken
+from orchestrator.agent import Agent, AgentSetup, run_tool
+from orchestrator.cache import CacheError, ResultCache, cache_key
+from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.config import Config
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
 from orchestrator.llm import LLMClient, LLMError
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
 from orchestrator.request import Request
-from orchestrator.result import AgentResult, CallUsage, RunResult, RunStatus
+from orchestrator.result import AgentResult, CallUsage, RunResult, RunStatus, ToolRead
 from orchestrator.synthesis import labelled_answers, synthesise
 from orchestrator.tools import build_tools
-from orchestrator.workspace import Workspace
+from orchestrator.workspace import ReadPolicy, Workspace
 
 
 class Orchestrator:
@@ -32,7 +33,8 @@ class Orchestrator:
         cache: ResultCache | None = None,
     ) -> None:
         self.config = config
-        self.workspace = workspace
+        allowed = ReadPolicy(tuple(config.agent.allow_paths), tuple(config.agent.deny_paths))
+        self.workspace = workspace.with_policy(allowed)
         self.llm = llm
         self.tools = build_tools(config.agent.tools)
         self.cache = cache if config.cache.enabled else None
@@ -47,13 +49,21 @@ class Orchestrator:
         progress = progress or Progress()
         if self.cache is None:
             return self._run(request, cancel, progress)
-        key = cache_key(request, self.config)
-        if (cached := self.cache.get(key)) is not None:
-            progress.set_phase(Phase.DONE)
-            return cached
+        key = cache_key(request, self.config, self.workspace.root)
+        try:
+            if (cached := self.cache.get(key)) is not None and self._still_valid(cached):
+                progress.set_phase(Phase.DONE)
+                return cached
+        except CacheError as error:
+            # The cache only saves time: a run without it is worth a warning, not a failure.
+            result = self._run(request, cancel, progress)
+            return dataclasses.replace(result, failures=[*result.failures, str(error)])
         result = self._run(request, cancel, progress)
         if result.status is RunStatus.DONE:
-            self.cache.put(key, result)
+            try:
+                self.cache.put(key, result)
+            except CacheError as error:
+                return dataclasses.replace(result, failures=[*result.failures, str(error)])
         return result
 
     def _run(self, request: Request, cancel: CancelToken, progress: Progress) -> RunResult:
@@ -66,8 +76,11 @@ class Orchestrator:
         try:
             team = _Team(pool, self._agent_setup(request, progress), self.config, cancel)
             plan: Plan | None
+            phase = cancel.child(self.config.orchestrator.phase_seconds)
             try:
-                plan = self._plan(request, count, cancel, team)
+                plan = self._plan(request, count, phase, team)
+            except DeadlineExceeded:
+                plan = Plan(fallback_plan(request, count), [], f"decomposition {self._too_long()}")
             except Cancelled:
                 plan = None
             except LLMError as error:
@@ -81,6 +94,8 @@ class Orchestrator:
                         failures=[str(error)],
                     )
                 plan = Plan(fallback_plan(request, count), [], f"decomposition failed ({error})")
+            finally:
+                phase.release()
             if plan is not None:
                 if plan.note:
                     failures.append(plan.note)
@@ -118,20 +133,38 @@ class Orchestrator:
         if not succeeded:
             return finish(RunStatus.FAILED, "")
         progress.set_phase(Phase.SYNTHESISING)
+        phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
-            synthesis = synthesise(
-                request, succeeded, self.llm, self.config.synthesis_model, cancel
-            )
+            synthesis = synthesise(request, succeeded, self.llm, self.config.synthesis_model, phase)
+        except DeadlineExceeded:
+            failures.append(f"synthesis {self._too_long()}")
+            return finish(RunStatus.PARTIAL, labelled_answers(succeeded))
         except Cancelled:
             return finish(RunStatus.CANCELLED, labelled_answers(succeeded))
         except LLMError as error:
             failures.append(f"synthesis: {error}")
             return finish(RunStatus.PARTIAL, labelled_answers(succeeded))
+        finally:
+            phase.release()
         calls.append(synthesis.call)
         if synthesis.note:
             failures.append(f"synthesis: {synthesis.note}")
         status = RunStatus.DONE if len(succeeded) == len(answers) else RunStatus.PARTIAL
         return finish(status, synthesis.markdown, findings=synthesis.findings)
+
+    def _still_valid(self, cached: RunResult) -> bool:
+        """Whether every tool call of the cached run still returns what it returned then."""
+        reads = {read for agent in cached.agents for read in agent.reads}
+        return all(
+            ToolRead.of(read.tool, read.arguments, self._replay(read)) == read for read in reads
+        )
+
+    def _replay(self, read: ToolRead) -> str:
+        return run_tool(self.tools, self.workspace, read.tool, read.arguments)
+
+    def _too_long(self) -> str:
+        seconds = self.config.orchestrator.phase_seconds
+        return f"stopped after {seconds:g} s (orchestrator.phase_timeout)"
 
     def _plan(self, request: Request, count: int, cancel: CancelToken, team: _Team) -> Plan:
         """Decompose, starting each agent as soon as its sub-question has streamed in.
@@ -161,6 +194,8 @@ class Orchestrator:
             tools=self.tools,
             workspace=self.workspace,
             max_iterations=self.config.agent.max_iterations,
+            max_tool_calls_per_turn=self.config.agent.max_tool_calls_per_turn,
+            max_tool_output_chars=self.config.agent.max_tool_output_chars,
             task_timeout=self.config.orchestrator.task_timeout,
             shared_context=prompts.shared_context(request),
             progress=progress,

@@ -17,9 +17,10 @@ import dataclasses
 import gc
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import SplitResult, urlsplit
 
 from orchestrator.cancel import CancelToken
 from orchestrator.config import ProviderConfig
@@ -73,11 +74,17 @@ class Completion:
     usage: Usage = Usage()
     model: str = ""
 
-    def redacted(self, secret: str) -> Completion:
+    def from_model(self, secret: str) -> Completion:
+        """The completion as the program may use it: see `from_model`."""
         calls = [
-            ToolCall(call.id, call.name, redact(call.arguments, secret)) for call in self.tool_calls
+            ToolCall(
+                from_model(call.id, secret),
+                from_model(call.name, secret),
+                from_model(call.arguments, secret),
+            )
+            for call in self.tool_calls
         ]
-        return dataclasses.replace(self, content=redact(self.content, secret), tool_calls=calls)
+        return dataclasses.replace(self, content=from_model(self.content, secret), tool_calls=calls)
 
 
 class _StreamBroken(Exception):
@@ -86,6 +93,14 @@ class _StreamBroken(Exception):
 
 class _NotAStream(Exception):
     """The endpoint answered, but not with chat-completion stream events."""
+
+
+class _OtherOrigin(Exception):
+    """A redirect led to another origin; the request was not sent there."""
+
+    def __init__(self, origin: str) -> None:
+        super().__init__(origin)
+        self.origin = origin
 
 
 @dataclass
@@ -142,12 +157,15 @@ class _StreamedAnswer:
 class _Listeners:
     on_tokens: Callable[[int], None] | None
     on_text: Callable[[str], None] | None
+    secret: str
 
     def heard(self, answer: _StreamedAnswer, text_grew: bool) -> None:
         if self.on_tokens is not None:
             self.on_tokens(answer.chunks)
         if self.on_text is not None and text_grew:
-            self.on_text("".join(answer.content))
+            # The plan's sub-questions are read from this text as it streams in, and reach
+            # progress, results and the cache: it is redacted like the finished completion.
+            self.on_text(redact_streaming(well_formed("".join(answer.content)), self.secret))
 
 
 def _text(value: object) -> str:
@@ -193,7 +211,7 @@ class LLMClient:
         (a retry starts it again from nothing). Both are called on the transport thread.
         """
         cancel.raise_if_cancelled()
-        listeners = _Listeners(on_tokens, on_text)
+        listeners = _Listeners(on_tokens, on_text, self._secret)
         future = asyncio.run_coroutine_threadsafe(
             self._with_retries(model, messages, tools, listeners, cancel), self._loop
         )
@@ -304,7 +322,7 @@ class LLMClient:
                 listeners.heard(answer, grew)
         # A model can be led to repeat the key (by an injection in the code it reads, or a
         # proxy that echoes headers): what it says reaches results, logs and the cache.
-        return answer.completion(model, messages).redacted(self._secret)
+        return answer.completion(model, messages).from_model(self._secret)
 
     def _openai(self) -> openai.AsyncOpenAI:
         """The openai client, made on the transport thread: the import never blocks a caller."""
@@ -318,7 +336,11 @@ class LLMClient:
                 timeout=self.provider.request_timeout,
                 # httpx's connection pool checks every connection at each request, which dozens
                 # of agents starting at once feel; aiohttp's does not (see the benchmarks).
-                http_client=openai.DefaultAioHttpClient(),
+                http_client=openai.DefaultAioHttpClient(
+                    # A redirect is followed only within the configured origin: the request
+                    # carries the user's code, and a 307 would resend it anywhere.
+                    event_hooks={"request": [_same_origin_as(self.provider.base_url)]}
+                ),
             )
             if gc.get_freeze_count() == 0:
                 # What is imported by now (the openai import alone leaves about 90,000
@@ -359,8 +381,18 @@ class LLMClient:
                 ),
                 "broken": f"the connection to {where} broke off during the response",
             }[_connection_failure(error)]
+        elif isinstance(error, _OtherOrigin):
+            text = (
+                f"{where} redirected the request to {error.origin}, another server, and it was "
+                "not sent there: if that server is the right one, set provider.base_url to it"
+            )
         elif isinstance(error, _StreamBroken):
             text = f"{where}: {error}"
+        elif isinstance(error, UnicodeEncodeError):
+            # Our own request, not the endpoint's answer: text that UTF-8 cannot carry.
+            text = (
+                f"the request to {where} could not be sent: it holds text that is not valid Unicode"
+            )
         elif isinstance(error, ValueError | openai.APIResponseValidationError | _NotAStream):
             # The client raises a bare JSONDecodeError (a ValueError) for a garbled body.
             text = f"{where} sent a malformed response (not the OpenAI chat format)"
@@ -371,6 +403,9 @@ class LLMClient:
 
 def _unusable(error: Exception) -> bool:
     import openai
+
+    if isinstance(error, _OtherOrigin):
+        return True
 
     if isinstance(error, openai.APIConnectionError):
         return _connection_failure(error) == "unreachable"
@@ -399,8 +434,51 @@ def _connection_failure(error: Exception) -> Literal["unreachable", "timeout", "
     return "broken"
 
 
+def _same_origin_as(base_url: str) -> Callable[[Any], Awaitable[None]]:
+    """A request hook refusing any request (a redirect's) to an origin other than base_url's."""
+    allowed = _origin(urlsplit(base_url))
+
+    async def check(request: Any) -> None:
+        origin = _origin(urlsplit(str(request.url)))
+        if origin != allowed:
+            raise _OtherOrigin(f"{origin[0]}://{origin[1]}")
+
+    return check
+
+
+def _origin(url: SplitResult) -> tuple[str, str]:
+    default_port = {"http": 80, "https": 443}.get(url.scheme)
+    host = url.hostname or ""
+    return url.scheme, f"{host}:{url.port or default_port}"
+
+
 def redact(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
+
+
+def well_formed(text: str) -> str:
+    """`text` with surrogates paired into characters, and lone ones (which no UTF-8 request
+    body can carry) replaced by U+FFFD.
+
+    JSON lets a model send `\\ud800` alone, and a surrogate pair split over two stream
+    events decodes as two lone halves; a file name that is not UTF-8 comes from the
+    filesystem as lone surrogates too.
+    """
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def from_model(text: str, secret: str) -> str:
+    """A string the model sent, as the rest of the program may see it: well-formed, no key."""
+    return redact(well_formed(text), secret)
+
+
+def redact_streaming(text: str, secret: str) -> str:
+    """`text` redacted, without an end that may be the start of the secret still streaming in."""
+    redacted = redact(text, secret)
+    for length in range(min(len(secret) - 1, len(redacted)), 0, -1):
+        if redacted.endswith(secret[:length]):
+            return redacted[:-length]
+    return redacted
 
 
 def _retry_after(headers: Any) -> float | None:

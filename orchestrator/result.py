@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -42,6 +43,24 @@ class CallUsage:
 
 
 @dataclass(frozen=True)
+class ToolRead:
+    """One tool call an agent made and a digest of what it returned.
+
+    A cached result is reused only while every call it made still returns the same: a file
+    it read may have changed since, or a search may find more.
+    """
+
+    tool: str
+    arguments: str
+    digest: str
+
+    @classmethod
+    def of(cls, tool: str, arguments: str, output: str) -> ToolRead:
+        digest = hashlib.sha256(output.encode("utf-8", "surrogatepass")).hexdigest()
+        return cls(tool, arguments, digest)
+
+
+@dataclass(frozen=True)
 class AgentResult:
     index: int
     role: str
@@ -51,6 +70,7 @@ class AgentResult:
     answer: str = ""
     error: str = ""
     seconds: float = 0.0
+    reads: list[ToolRead] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

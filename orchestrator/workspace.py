@@ -23,8 +23,61 @@ _LINE_PIECE_BYTES = 64 * 1024
 _MAX_SKIP_BYTES = 64 * 1024 * 1024
 
 
+# Files that commonly hold credentials. Agents send what they read to the LLM endpoint, so
+# these are not read unless the user's own config allows them (agent.allow_paths).
+SECRET_PATTERNS = (
+    ".env*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "*.kdbx",
+    "*.tfvars",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".ssh/",
+    ".npmrc",
+    ".pypirc",
+    ".netrc",
+    ".pgpass",
+    ".htpasswd",
+    ".git-credentials",
+    ".dockercfg",
+    ".docker/config.json",
+    ".aws/credentials",
+    "credentials",
+    "credentials.json",
+    "*.credentials",
+    "secrets.yml",
+    "secrets.yaml",
+    "secrets.json",
+)
+
+
 class SandboxError(ToolError):
     """A path was refused because it leaves the workspace root or names git internals."""
+
+
+@dataclass(frozen=True)
+class ReadPolicy:
+    """Which files agents may read, in gitignore pattern syntax.
+
+    `deny` always refuses; otherwise `allow` permits; otherwise the secrets list and the
+    .gitignore files refuse. Only the user's own config may widen it (see config.py).
+    """
+
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+
+    def specs(self) -> tuple[pathspec.GitIgnoreSpec, ...]:
+        return tuple(
+            pathspec.GitIgnoreSpec.from_lines(patterns)
+            for patterns in (self.deny, self.allow, SECRET_PATTERNS)
+        )
 
 
 @dataclass(frozen=True)
@@ -71,7 +124,9 @@ class Workspace:
     Reads are capped at `max_read_bytes` so a huge file cannot flood the model.
     """
 
-    def __init__(self, root: Path | str, max_read_bytes: int = 256_000) -> None:
+    def __init__(
+        self, root: Path | str, max_read_bytes: int = 256_000, policy: ReadPolicy = ReadPolicy()
+    ) -> None:
         resolved = Path(root).resolve()
         if not resolved.is_dir():
             raise ValueError(f"workspace root {root} is not a directory")
@@ -79,6 +134,26 @@ class Workspace:
             raise ValueError("max_read_bytes must be positive")
         self.root = resolved
         self.max_read_bytes = max_read_bytes
+        self.policy = policy
+        self._deny, self._allow, self._secrets = policy.specs()
+
+    def with_policy(self, policy: ReadPolicy) -> Workspace:
+        return Workspace(self.root, self.max_read_bytes, policy)
+
+    def refusal(self, relative_path: str) -> str | None:
+        """Why agents may not read this file (a path relative to the root), or None."""
+        if self._deny.match_file(relative_path):
+            return f"{relative_path} matches agent.deny_paths; agents may not read it"
+        if self._allow.match_file(relative_path):
+            return None
+        hint = (
+            "; if it is safe to send to the model, add it to agent.allow_paths in your own config"
+        )
+        if self._secrets.match_file(relative_path):
+            return f"{relative_path} may hold secrets (like .env, *.pem, id_rsa){hint}"
+        if self._ignored(relative_path):
+            return f"{relative_path} is ignored by .gitignore{hint}"
+        return None
 
     def resolve(self, path: str) -> Path:
         """The real path of `path` (relative to the root, or absolute inside it).
@@ -104,28 +179,21 @@ class Workspace:
         """`path` (absolute, inside the root) as a posix path relative to the root."""
         return Path(path).relative_to(self.root).as_posix()
 
-    def read_text(
-        self, path: str, start_line: int | None = None, end_line: int | None = None
-    ) -> str:
-        """The file's text (lines `start_line`..`end_line`, 1-based inclusive).
-
-        At most `max_read_bytes` are returned; a cut is announced on a final line.
-        """
-        excerpt = self.read_excerpt(path, start_line, end_line)
-        if excerpt.truncation_notice is None:
-            return excerpt.text
-        return f"{excerpt.text}\n{excerpt.truncation_notice}"
-
     def read_excerpt(
         self, path: str, start_line: int | None = None, end_line: int | None = None
     ) -> Excerpt:
-        """Like `read_text`, but keeps the text, its first line number and the notice apart."""
+        """The file's text (lines `start_line`..`end_line`, 1-based inclusive).
+
+        At most `max_read_bytes` are read; a cut comes with a notice saying where to continue.
+        """
         start = 1 if start_line is None else start_line
         if start < 1:
             raise ToolError("start_line must be 1 or more")
         if end_line is not None and end_line < start:
             raise ToolError(f"end_line ({end_line}) is before start_line ({start})")
         file = self._regular_file(path)
+        if (refused := self.refusal(self.relative(file))) is not None:
+            raise ToolError(f"refused: {refused}")
         try:
             with file.open("rb") as stream:
                 if b"\0" in stream.read(BINARY_SNIFF_BYTES):
@@ -210,6 +278,18 @@ class Workspace:
         if not kept and start > 1:
             raise ToolError(f"start_line {start} is past the end of {display_path}")
         return Excerpt(kept.decode("utf-8", errors="replace"), start, None)
+
+    def _ignored(self, relative_path: str) -> bool:
+        """Whether .gitignore rules exclude the file, or a directory holding it, as git does."""
+        *directories, _ = relative_path.split("/")
+        rules = tuple(self._load_gitignore(self.root))
+        folder = self.root
+        for depth, name in enumerate(directories, start=1):
+            if _is_ignored(rules, "/".join(directories[:depth]), is_dir=True):
+                return True
+            folder = folder / name
+            rules += tuple(self._load_gitignore(folder))
+        return _is_ignored(rules, relative_path, is_dir=False)
 
     def _rules_above(self, directory: Path) -> tuple[_GitIgnore, ...]:
         """The .gitignore rules of the root and every directory between it and `directory`."""

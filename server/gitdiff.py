@@ -8,13 +8,12 @@ buffer's. The workspace's is git's own, of the files as saved.
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.context import split_lines
+from orchestrator.git import GitResult, run_git
 from server.backend import CannotRun, NothingToDo
 
 GIT_TIMEOUT = 10.0
@@ -46,7 +45,7 @@ def workspace_diff(root: Path) -> str:
     completed = _git(
         root, ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--relative", "HEAD", "--"]
     )
-    error = completed.stderr.decode("utf-8", errors="replace").strip()
+    error = completed.stderr.strip()
     if "not a git repository" in error:
         raise CannotRun(f"{root} is not in a git repository: review diff compares with git HEAD")
     if completed.returncode != 0:
@@ -93,7 +92,7 @@ def _committed_text(path: Path) -> str:
     completed = _git(path.parent, ["show", f"HEAD:./{path.name}"])
     if completed.returncode == 0:
         return completed.stdout.decode("utf-8", errors="replace")
-    error = completed.stderr.decode("utf-8", errors="replace").strip()
+    error = completed.stderr
     if "not a git repository" in error:
         raise CannotRun(f"{path} is not in a git repository: review diff compares with git HEAD")
     if any(phrase in error for phrase in _NOT_IN_HEAD):
@@ -101,14 +100,11 @@ def _committed_text(path: Path) -> str:
     raise CannotRun(f"git could not show the committed {path.name}: {error}")
 
 
-def _git(directory: Path, arguments: list[str]) -> subprocess.CompletedProcess[bytes]:
-    command = ["git", "-C", str(directory), "--no-pager", "-c", "core.fsmonitor=false", *arguments]
-    environment = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
+def _git(directory: Path, arguments: list[str]) -> GitResult:
     try:
-        return subprocess.run(
-            command, capture_output=True, timeout=GIT_TIMEOUT, env=environment, check=False
-        )
+        completed = run_git(arguments, directory, timeout=GIT_TIMEOUT)
     except FileNotFoundError:
         raise CannotRun("review diff needs git, and git is not on the PATH") from None
-    except subprocess.TimeoutExpired:
-        raise CannotRun(f"git did not answer within {GIT_TIMEOUT:g} s") from None
+    if completed.timed_out:
+        raise CannotRun(f"git did not answer within {GIT_TIMEOUT:g} s")
+    return completed

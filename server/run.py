@@ -28,7 +28,7 @@ from orchestrator.request import Mode
 from orchestrator.result import RunStatus
 from orchestrator.workspace import Workspace
 from server.actions import RUN_COMMAND, RunArguments, Scope, parse_run_arguments
-from server.backend import Backend, CannotRun, Resources, NothingToDo
+from server.backend import Backend, CannotRun, NothingToDo, Resources
 from server.channels import Channel, MessageChannel, WorkDoneChannel
 from server.delivery import Finished, deliver, review_key
 from server.editor import Editor, Results
@@ -169,7 +169,9 @@ async def _execute(
     if args.mode.is_review:
         ls.publish_diagnostics(ls.results.diagnostics.clear(review_key(args, selection)))
     channel = await _open_channel(ls, job, args)
-    channel.begin(begin_title(resources.config.orchestrator.parallel_agents), _begin(args, selection))
+    channel.begin(
+        begin_title(resources.config.orchestrator.parallel_agents), _begin(args, selection)
+    )
     progress = Progress()
     reporter = ProgressReporter(asyncio.get_running_loop(), channel.report)
     progress.subscribe(reporter.on_snapshot)

@@ -4,6 +4,13 @@ Both hold the YAML config's keys (provider, orchestrator, agent, council, contex
 server's own: `output` and `comment.max_lines`. They are layered over the user and workspace
 YAML files and the environment, later sources winning. An API key is refused here as in
 YAML: it would travel through the LSP trace; the server reads it from its environment only.
+
+workspace/configuration answers per workspace folder, and a folder's editor settings (VS
+Code's `.vscode/settings.json`) can come with the repository, like its `.deepthink.yaml`.
+So the keys that decide where the API key and the workspace's secrets go (provider.base_url,
+provider.api_key_env, agent.allow_paths) are refused there: they come from
+initializationOptions (the user's editor set-up starting the server), the user's own config
+file or the environment.
 """
 
 from __future__ import annotations
@@ -14,7 +21,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config import Config, ConfigError, Source, load_config
+from orchestrator.config import (
+    Config,
+    ConfigError,
+    Source,
+    load_config,
+    shown,
+    user_config_path,
+    user_only_keys,
+)
 from server.comments import DEFAULT_MAX_LINES
 
 SECTION = "deepthink"
@@ -46,6 +61,13 @@ def load_settings(
     overrides = []
     for name, values in ((INIT_SOURCE, init_options), (WORKSPACE_SOURCE, workspace_values)):
         config_values, server_values = _split(name, values)
+        if name == WORKSPACE_SOURCE and (chosen := user_only_keys(config_values)):
+            key, why = chosen[0]
+            raise ConfigError(
+                f"{name}: {key}: workspace settings may not {why} (a workspace's editor "
+                "settings can come with the repository); set it in initializationOptions, "
+                f"in your own config file {user_config_path()}, or in the environment"
+            )
         if "output" in server_values:
             output = _output(name, server_values["output"])
         if "comment" in server_values:
@@ -59,7 +81,7 @@ def parse_output(value: object) -> Output:
     if isinstance(value, str) and value in {output.value for output in Output}:
         return Output(value)
     choices = " or ".join(repr(o.value) for o in Output)
-    raise ValueError(f"output: expected {choices}, got {value!r}")
+    raise ValueError(f"output: expected {choices}, got {shown(value)}")
 
 
 _SERVER_KEYS = ("output", "comment")
@@ -70,7 +92,7 @@ def _split(name: str, values: object) -> tuple[dict[str, Any], dict[str, Any]]:
     if values is None:
         return {}, {}
     if not isinstance(values, Mapping):
-        raise ConfigError(f"{name}: expected an object of deepthink settings, got {values!r}")
+        raise ConfigError(f"{name}: expected an object of deepthink settings, got {shown(values)}")
     cleaned = _without_nulls(values)
     server = {key: cleaned.pop(key) for key in _SERVER_KEYS if key in cleaned}
     return cleaned, server
@@ -94,10 +116,10 @@ def _output(name: str, value: object) -> Output:
 
 def _comment_max_lines(name: str, value: object, current: int) -> int:
     if not isinstance(value, Mapping) or set(value) - {"max_lines"}:
-        raise ConfigError(f"{name}: comment: expected {{max_lines: <lines>}}, got {value!r:.200}")
+        raise ConfigError(f"{name}: comment: expected {{max_lines: <lines>}}, got {shown(value)}")
     lines = value.get("max_lines", current)
     if isinstance(lines, bool) or not isinstance(lines, int) or lines < 1:
         raise ConfigError(
-            f"{name}: comment.max_lines: expected a whole number of lines >= 1, got {lines!r:.50}"
+            f"{name}: comment.max_lines: expected a whole number of lines >= 1, got {shown(lines)}"
         )
     return lines

@@ -547,7 +547,7 @@ class _Handler(BaseHTTPRequestHandler):
             "Transfer-Encoding": "chunked",
         }
         self._send_head(200, {**headers, **reply.headers})
-        events = [f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n" for chunk in chunks]
+        events = [f"data: {event_json(chunk)}\n\n" for chunk in chunks]
         # Events ready together go out in one write, as from a server that had them at once.
         pending = b""
         # Paced from the first event, as a model writes at a steady rate: a late wake-up
@@ -608,6 +608,17 @@ class _Handler(BaseHTTPRequestHandler):
             return not self.connection.recv(1, socket.MSG_PEEK)  # b"" means EOF
         except ConnectionError:
             return True
+
+
+def event_json(chunk: Body) -> str:
+    """A stream event as JSON; a lone surrogate goes out as JSON's `\\ud800` escape, as a
+    server would send one (UTF-8 cannot carry it)."""
+    text = json.dumps(chunk, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(chunk)
+    return text
 
 
 def _http_chunk(data: bytes) -> bytes:

@@ -16,6 +16,9 @@ AGENT = "Your sub-question"  # in prompts.AGENT_TASK
 SYNTHESIS = "lead engineer"  # in prompts.SYNTHESIS_SYSTEM
 
 
+SYNTHESIS_TEXT = "## Summary\nIt divides by zero (`a.py:2`)."
+
+
 def plan(count: int) -> str:
     subtasks = [
         {"role": f"role {i + 1}", "question": f"sub-question {i + 1}?"} for i in range(count)
@@ -45,7 +48,7 @@ def script_run(
     agents: int = 4,
     *,
     answer: str = "The code divides by zero at `a.py:2`.",
-    synthesis: str = "## Summary\nIt divides by zero (`a.py:2`).",
+    synthesis: str = SYNTHESIS_TEXT,
     agent_delay: float = 0.0,
 ) -> None:
     """A run that goes well: a valid plan, agents that answer at once, a synthesis."""

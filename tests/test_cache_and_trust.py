@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,8 +18,9 @@ from orchestrator.config import Config, ConfigError, load_config
 from orchestrator.engine import Orchestrator
 from orchestrator.request import Mode, Request
 from orchestrator.result import RunResult, RunStatus
+from orchestrator.workspace import Workspace
 from tests import scenarios
-from tests.llm_server import Reply, ScriptedLLMServer
+from tests.llm_server import Reply, ScriptedLLMServer, ToolCall
 
 REQUEST = Request(Mode.EXPLAIN, "a.py", "return a / b", 2, 2)
 
@@ -52,13 +56,68 @@ def test_failed_and_partial_results_are_not_cached(
     assert (again.status, again.cached) == (RunStatus.DONE, False)
 
 
-def test_key_depends_on_model_and_request() -> None:
+def test_key_depends_on_model_request_and_workspace(tmp_path: Path) -> None:
     config = Config()
     other_model = Config.model_validate({"provider": {"model": "other"}})
-    assert cache_key(REQUEST, config) == cache_key(REQUEST, Config())
-    assert cache_key(REQUEST, config) != cache_key(REQUEST, other_model)
+    assert cache_key(REQUEST, config, tmp_path) == cache_key(REQUEST, Config(), tmp_path)
+    assert cache_key(REQUEST, config, tmp_path) != cache_key(REQUEST, other_model, tmp_path)
     moved = Request(Mode.EXPLAIN, "a.py", "return a / b", 3, 3)
-    assert cache_key(REQUEST, config) != cache_key(moved, config)
+    assert cache_key(REQUEST, config, tmp_path) != cache_key(moved, config, tmp_path)
+    assert cache_key(REQUEST, config, tmp_path) != cache_key(REQUEST, config, tmp_path / "other")
+
+
+def script_reading_run(llm: ScriptedLLMServer) -> None:
+    """One agent that reads helper.py, then answers."""
+    llm.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
+
+    def agent(body: dict[str, Any]) -> Reply:
+        if not any(m["role"] == "tool" for m in body["messages"]):
+            return Reply(tool_calls=[ToolCall("read_file", {"path": "helper.py"})])
+        return Reply(content="It uses the helper.")
+
+    llm.add(scenarios.is_agent, agent)
+    llm.add(scenarios.SYNTHESIS, Reply(content="merged"))
+
+
+def test_a_cached_result_is_reused_only_while_what_its_agents_read_is_unchanged(
+    llm_server: ScriptedLLMServer,
+    make_orchestrator: Callable[..., Orchestrator],
+    workspace: Path,
+    tmp_path: Path,
+) -> None:
+    script_reading_run(llm_server)
+    (workspace / "helper.py").write_text("def helper():\n    return 1\n")
+    orchestrator = make_orchestrator(orchestrator={"parallel_agents": 1})
+    orchestrator.cache = ResultCache(tmp_path / "cache.sqlite3")
+
+    first = orchestrator.run(REQUEST)
+    assert orchestrator.run(REQUEST).cached
+    (workspace / "helper.py").write_text("def helper():\n    return 2\n")
+    after_edit = orchestrator.run(REQUEST)
+
+    assert [r.tool for r in first.agents[0].reads] == ["read_file"]
+    assert not after_edit.cached
+    assert orchestrator.run(REQUEST).cached
+
+
+def test_the_same_code_in_another_workspace_is_not_answered_from_the_cache(
+    llm_server: ScriptedLLMServer,
+    make_orchestrator: Callable[..., Orchestrator],
+    workspace: Path,
+    tmp_path: Path,
+) -> None:
+    script_reading_run(llm_server)
+    (workspace / "helper.py").write_text("def helper():\n    return 1\n")
+    other = tmp_path / "other"
+    shutil.copytree(workspace, other)
+    cache = ResultCache(tmp_path / "cache.sqlite3")
+    here = make_orchestrator(orchestrator={"parallel_agents": 1})
+    there = Orchestrator(here.config, Workspace(other), here.llm, cache)
+    here.cache = cache
+
+    here.run(REQUEST)
+
+    assert not there.run(REQUEST).cached
 
 
 def test_a_crash_mid_write_loses_nothing_already_stored(tmp_path: Path) -> None:
@@ -94,6 +153,56 @@ def test_unreadable_entry_is_a_miss(tmp_path: Path) -> None:
     assert cache.get("new") is not None
 
 
+def foreign_table(path: Path) -> None:
+    with sqlite3.connect(path) as other:
+        other.execute("CREATE TABLE results (id INTEGER, payload BLOB)")
+        other.execute("INSERT INTO results VALUES (1, x'00')")
+
+
+def test_a_cache_of_another_shape_costs_a_warning_not_the_result(
+    llm_server: ScriptedLLMServer, make_orchestrator: Callable[..., Orchestrator], tmp_path: Path
+) -> None:
+    scenarios.script_run(llm_server, 2)
+    path = tmp_path / "cache.sqlite3"
+    foreign_table(path)
+    orchestrator = make_orchestrator(orchestrator={"parallel_agents": 2})
+    orchestrator.cache = ResultCache(path)
+
+    result = orchestrator.run(REQUEST)
+
+    assert (result.status, result.markdown) == (RunStatus.DONE, scenarios.SYNTHESIS_TEXT)
+    assert len(result.failures) == 1
+    assert result.failures[0].startswith(f"could not read the result cache {path}: no such column")
+
+
+def test_a_cache_locked_by_another_process_costs_a_warning_not_the_result(
+    llm_server: ScriptedLLMServer, make_orchestrator: Callable[..., Orchestrator], tmp_path: Path
+) -> None:
+    scenarios.script_run(llm_server, 2)
+    path = tmp_path / "cache.sqlite3"
+    orchestrator = make_orchestrator(orchestrator={"parallel_agents": 2})
+    orchestrator.cache = ResultCache(path, busy_timeout=0.1)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = orchestrator.run(REQUEST)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert (result.status, result.markdown) == (RunStatus.DONE, scenarios.SYNTHESIS_TEXT)
+    assert ["database is locked" in failure for failure in result.failures] == [True]
+
+
+def test_clear_replaces_a_table_of_another_shape(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    foreign_table(path)
+    cache = ResultCache(path)
+    assert cache.clear() == 1
+    cache.put("new", RunResult(RunStatus.DONE, "x"))
+    assert cache.get("new") is not None
+
+
 @pytest.mark.parametrize("key", ["base_url: http://evil.example/v1", "api_key_env: HOME"])
 def test_untrusted_workspace_cannot_redirect_the_key(tmp_path: Path, key: str) -> None:
     workspace = tmp_path / "repo"
@@ -109,6 +218,17 @@ def test_untrusted_workspace_cannot_redirect_the_key(tmp_path: Path, key: str) -
     config = load_config(workspace, user_file=user, env={})
     name, value = key.split(": ")
     assert getattr(config.provider, name) == value
+
+
+def test_untrusted_workspace_cannot_let_agents_read_secrets(tmp_path: Path) -> None:
+    (tmp_path / ".deepthink.yaml").write_text("agent:\n  allow_paths: ['.env']\n")
+    with pytest.raises(
+        ConfigError, match=r"agent\.allow_paths: an untrusted workspace may not let agents read"
+    ):
+        load_config(tmp_path, user_file=tmp_path / "none.yaml", env={})
+    (tmp_path / ".deepthink.yaml").write_text("agent:\n  deny_paths: ['*.sql']\n")
+    config = load_config(tmp_path, user_file=tmp_path / "none.yaml", env={})
+    assert config.agent.deny_paths == ["*.sql"]
 
 
 def test_untrusted_workspace_may_tune_agents(tmp_path: Path) -> None:

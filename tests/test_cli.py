@@ -25,6 +25,7 @@ from rich.console import Console
 
 from orchestrator.cli import Target, main, parse_target, render_progress, state_changes
 from orchestrator.progress import AgentState, AgentStatus, Phase, Snapshot
+from orchestrator.tools import discover_tools
 from tests import scenarios
 from tests.conftest import SAMPLE
 from tests.gitrepo import git
@@ -844,3 +845,64 @@ def _read_all_in_background(fd: int) -> Callable[[], str]:
         return b"".join(chunks).decode("utf-8", errors="replace")
 
     return result
+
+
+@pytest.mark.usefixtures("env")
+@pytest.mark.parametrize(
+    "content",
+    [b"this is not a database, just a file of text" * 100, b"SQLite format 3\x00" + b"\xff" * 4000],
+    ids=["not a database", "damaged"],
+)
+def test_cache_clear_recovers_an_unreadable_database(
+    content: bytes,
+    env: dict[str, str],
+    llm_server: ScriptedLLMServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = Path(env["XDG_CACHE_HOME"]) / "deepthink" / "results.sqlite3"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    scenarios.script_run(llm_server, 1, synthesis=SYNTHESIS)
+
+    code, out, err = deepthink(capsys, "explain", "a.py:2", "--agents", "1")
+    assert (code, out.strip()) == (0, SYNTHESIS)
+    assert "result cache unavailable" in err and "`deepthink cache clear` replaces it" in err
+
+    code, out, _ = deepthink(capsys, "cache", "clear")
+    assert code == 0
+    assert out.startswith(f"removed the result cache {path}, which could not be read")
+    code, out, _ = deepthink(capsys, "cache", "clear")
+    assert (code, out.strip()) == (0, f"removed 0 cached result(s) from {path}")
+
+
+@pytest.fixture
+def quitting_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An installed tool plugin whose module raises SystemExit(3) when imported."""
+    site = tmp_path / "site"
+    (site / "deepthink_quitter-1.0.dist-info").mkdir(parents=True)
+    (site / "deepthink_quitter.py").write_text("raise SystemExit(3)\n")
+    (site / "deepthink_quitter-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: deepthink-quitter\n"
+    )
+    (site / "deepthink_quitter-1.0.dist-info" / "entry_points.txt").write_text(
+        "[deepthink.tools]\nquitter = deepthink_quitter:Quitter\n"
+    )
+    monkeypatch.syspath_prepend(site)
+    discover_tools.cache_clear()
+    yield
+    discover_tools.cache_clear()
+
+
+@pytest.mark.usefixtures("env", "quitting_plugin")
+def test_a_plugin_that_exits_at_import_is_skipped_with_a_warning(
+    llm_server: ScriptedLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenarios.script_run(llm_server, 1, synthesis=SYNTHESIS)
+
+    code, out, err = deepthink(capsys, "explain", "a.py:2", "--agents", "1", "--no-cache")
+
+    assert (code, out.strip()) == (0, SYNTHESIS)
+    assert (
+        "deepthink: warning: tool plugin 'quitter' (deepthink_quitter:Quitter) failed to load; "
+        "skipping it (SystemExit: 3)\n"
+    ) in err

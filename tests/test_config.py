@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -138,3 +141,45 @@ def test_api_key_lookup_order(tmp_path: Path) -> None:
 )
 def test_local_endpoints_need_no_key(url: str, local: bool) -> None:
     assert is_local_endpoint(url) is local
+
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + n)}: &{chr(98 + n)} [*{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}]\n"
+    for n in range(20)
+)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p.write_text(BILLION_LAUGHS), "aliases (*name) are not allowed"),
+        (lambda p: p.write_text("[" * 50_000 + "]" * 50_000), "nested more than 20 levels"),
+        (lambda p: p.symlink_to("/dev/zero"), "not a regular file"),
+        (lambda p: os.mkfifo(p), "not a regular file"),
+        (lambda p: p.mkdir(), "not a regular file"),
+        (lambda p: p.write_text("# padding\n" * 30_000), "larger than 256 KiB"),
+    ],
+    ids=["billion laughs", "deep nesting", "/dev/zero", "fifo", "directory", "huge"],
+)
+def test_a_hostile_workspace_config_is_refused_quickly(
+    tmp_path: Path, make: Callable[[Path], object], expected: str
+) -> None:
+    make(tmp_path / ".deepthink.yaml")
+    with pytest.raises(ConfigError, match=re.escape(expected)) as error:
+        load_config(tmp_path, user_file=tmp_path / "none.yaml", env={})
+    assert str(tmp_path / ".deepthink.yaml") in str(error.value)
+    assert len(str(error.value)) < 1000
+
+
+def test_errors_never_echo_a_huge_value(tmp_path: Path) -> None:
+    keys = "".join(f"  unknown_{n}: 1\n" for n in range(500))
+    write(
+        tmp_path / ".deepthink.yaml",
+        f"provider:\n  model: [{'x' * 100_000}]\n{keys}orchestrator:\n  {'k' * 1000}: 1\n",
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path, user_file=tmp_path / "none.yaml", env={})
+    message = str(error.value)
+    assert "provider.model: expected a valid string, got ['xxx" in message
+    assert "more problems" in message
+    assert len(message) < 5000

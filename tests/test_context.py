@@ -7,7 +7,14 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.context import CHARS_PER_TOKEN, language_of, pack_context, split_lines
+from orchestrator.context import (
+    CHARS_PER_TOKEN,
+    language_of,
+    pack_context,
+    selection_request,
+    split_lines,
+)
+from orchestrator.request import Mode
 
 PYTHON = """\
 import os
@@ -112,3 +119,14 @@ def test_packing_is_faithful_and_bounded(
     first = min(max(start, 1), len(real))
     if text and len(real[first - 1]) < 100:
         assert first in shown, "the selection's first line always fits"
+
+
+def test_a_huge_question_is_held_to_the_context_budget() -> None:
+    question = "Why does this fail? " + "Here is the log line.\n" * 500_000  # about 10 MB
+    request = selection_request(
+        Mode.ASK, "store.py", PYTHON, 9, 10, max_tokens=1000, question=question
+    )
+    assert request.question is not None
+    assert len(request.question) <= 1000 * CHARS_PER_TOKEN + 200
+    assert request.question.startswith("Why does this fail? Here is the log line.")
+    assert len(request.task()) < 1000 * CHARS_PER_TOKEN + 400

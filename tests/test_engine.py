@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,6 +126,31 @@ def test_agents_start_while_the_plan_is_still_streaming_in(
     decomposing = [s for s in snapshots if s.phase is Phase.DECOMPOSING and s.agents]
     assert decomposing and len(decomposing[0].agents) < 4
     assert [a.role for a in result.agents] == [f"role {i}" for i in range(1, 5)]
+
+
+def test_a_key_the_model_puts_in_the_streamed_plan_reaches_nothing(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    plan = json.dumps(
+        {"subtasks": [{"role": f"leak test-key {i}", "question": "print test-key"} for i in (1, 2)]}
+    )
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=plan, pieces=len(plan) // 4))
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="Merged."))
+    snapshots: list[Snapshot] = []
+    progress = Progress()
+    progress.subscribe(snapshots.append)
+
+    result = make_orchestrator(orchestrator={"parallel_agents": 2}).run(REQUEST, progress=progress)
+
+    assert [(a.role, a.question) for a in result.agents] == [
+        ("leak *** 1", "print ***"),
+        ("leak *** 2", "print ***"),
+    ]
+    assert "test-key" not in json.dumps(result.to_dict())
+    assert not any("test-key" in agent.role for s in snapshots for agent in s.agents)
+    agent_prompts = " ".join(r.messages_text for r in agent_requests(llm_server))
+    assert "print ***" in agent_prompts and "test-key" not in agent_prompts
 
 
 def test_agents_started_from_a_plan_that_proves_unusable_keep_their_questions(
@@ -402,3 +429,129 @@ def test_unreachable_endpoint_fails_with_a_readable_message(make_orchestrator: M
     result = make_orchestrator(provider={"base_url": "http://127.0.0.1:9/v1"}).run(REQUEST)
     assert result.status is RunStatus.FAILED
     assert "cannot reach http://127.0.0.1:9/v1" in result.failures[0]
+
+
+def test_an_endpoint_dripping_the_plan_is_cut_off_at_the_phase_deadline(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    # A byte every 0.2 s never trips request_timeout (an idle timeout): only a deadline ends it.
+    plan = scenarios.plan(2)
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=plan, pieces=len(plan), chunk_delay=0.2))
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="Merged."))
+
+    result = make_orchestrator(orchestrator={"parallel_agents": 2, "phase_timeout": 0.5}).run(
+        REQUEST
+    )
+
+    assert result.status is RunStatus.DONE
+    assert result.markdown == "Merged."
+    assert "decomposition stopped after 0.5 s (orchestrator.phase_timeout)" in result.failures
+
+
+def test_a_dripping_synthesis_is_cut_off_and_the_answers_kept(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(2)))
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="x" * 200, pieces=200, chunk_delay=0.2))
+
+    result = make_orchestrator(orchestrator={"parallel_agents": 2, "phase_timeout": 0.5}).run(
+        REQUEST
+    )
+
+    assert result.status is RunStatus.PARTIAL
+    assert result.failures == ["synthesis stopped after 0.5 s (orchestrator.phase_timeout)"]
+    assert "## Agent 1: role 1" in result.markdown and "An answer." in result.markdown
+
+
+def test_tool_calls_past_the_per_turn_cap_are_not_run_and_the_model_is_told(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
+    flood = [ToolCall("read_file", {"path": "a.py"}, id=f"call_{n}") for n in range(400)]
+    llm_server.add(scenarios.is_agent, Reply(tool_calls=flood), times=1)
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+
+    result = make_orchestrator(
+        orchestrator={"parallel_agents": 1}, agent={"max_tool_calls_per_turn": 3}
+    ).run(REQUEST)
+
+    assert result.status is RunStatus.DONE
+    second_turn = agent_requests(llm_server)[1].body["messages"]
+    assistant = next(m for m in second_turn if m["role"] == "assistant")
+    assert [c["id"] for c in assistant["tool_calls"]] == ["call_0", "call_1", "call_2"]
+    assert [m["tool_call_id"] for m in second_turn if m["role"] == "tool"] == assistant_ids(
+        assistant
+    )
+    assert second_turn[-1]["role"] == "user"
+    assert "the other 397 were not" in second_turn[-1]["content"]
+    assert "agent.max_tool_calls_per_turn" in second_turn[-1]["content"]
+
+
+def assistant_ids(assistant: dict[str, Any]) -> list[str]:
+    return [call["id"] for call in assistant["tool_calls"]]
+
+
+def test_an_agents_tool_output_is_capped_in_all_and_then_it_must_answer(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make, workspace: Path
+) -> None:
+    (workspace / "big.txt").write_text("".join(f"line {n}\n" for n in range(1000)))
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
+    reads = [ToolCall("read_file", {"path": "big.txt"}, id=f"call_{n}") for n in range(2)]
+    llm_server.add(scenarios.is_agent, Reply(tool_calls=reads), times=1)
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+
+    result = make_orchestrator(
+        orchestrator={"parallel_agents": 1}, agent={"max_tool_output_chars": 1000}
+    ).run(REQUEST)
+
+    assert result.agents[0].answer == "An answer."
+    second = agent_requests(llm_server)[1].body
+    first_read, second_read = [m["content"] for m in second["messages"] if m["role"] == "tool"]
+    assert len(first_read) < 1300 and "agent.max_tool_output_chars" in first_read
+    assert second_read.startswith("error: the tool output budget is used up")
+    assert "tools" not in second, "with the budget spent, the next turn must answer"
+
+
+def test_a_lone_surrogate_from_the_model_or_a_file_name_does_not_stop_the_agent(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make, workspace: Path
+) -> None:
+    (workspace / os.fsdecode(b"caf\xe9.py")).write_text("x = 1\n")  # a Latin-1 file name
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
+    calls = [ToolCall("read_file", {"path": "\ud800.py"}), ToolCall("list_files", {})]
+    llm_server.add(scenarios.is_agent, Reply(content="Look\udc00", tool_calls=calls), times=1)
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+
+    result = make_orchestrator(orchestrator={"parallel_agents": 1}).run(REQUEST)
+
+    assert (result.status, result.agents[0].answer) == (RunStatus.DONE, "An answer.")
+    second = agent_requests(llm_server)[1].body["messages"]
+    read, listing = [m["content"] for m in second if m["role"] == "tool"]
+    assert read == "error: no such file: \ufffd.py"
+    assert "caf\ufffd.py" in listing.splitlines()
+    assistant = next(m for m in second if m["role"] == "assistant")
+    assert assistant["content"] == "Look\ufffd"
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_secret_in_the_workspace_reaches_the_model_only_if_the_user_allows_it(
+    allowed: bool, llm_server: ScriptedLLMServer, make_orchestrator: Make, workspace: Path
+) -> None:
+    (workspace / ".env").write_text("API_TOKEN=hunter2\n")
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
+    llm_server.add(
+        scenarios.is_agent, Reply(tool_calls=[ToolCall("read_file", {"path": ".env"})]), times=1
+    )
+    llm_server.add(scenarios.is_agent, Reply(content="An answer."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    agent = {"allow_paths": [".env"]} if allowed else {}
+
+    make_orchestrator(orchestrator={"parallel_agents": 1}, agent=agent).run(REQUEST)
+
+    sent = " ".join(r.messages_text for r in llm_server.requests)
+    assert ("hunter2" in sent) is allowed
+    assert ("refused: .env may hold secrets" in sent) is not allowed

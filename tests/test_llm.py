@@ -66,6 +66,19 @@ def test_a_key_repeated_by_the_model_is_redacted(
     assert [c.arguments for c in completion.tool_calls] == ['{"pattern": "***"}']
 
 
+def test_streamed_text_is_redacted_before_any_listener_hears_it(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    # Three characters per event: the key arrives split over many events.
+    text = '{"role": "sk-test-secret", "question": "say sk-test-secret"}'
+    llm_server.add(None, Reply(content=text, pieces=len(text) // 3))
+    heard: list[str] = []
+    client.complete(model="m", messages=MESSAGES, cancel=CancelToken(), on_text=heard.append)
+    assert len(heard) > 10
+    assert heard[-1] == '{"role": "***", "question": "say ***"}'
+    assert not any("sk-" in text for text in heard), "not even the start of the key"
+
+
 @pytest.mark.parametrize(
     "fault",
     [
@@ -130,12 +143,23 @@ def test_retry_after_longer_than_the_deadline_is_not_waited_for(
     assert len(llm_server.requests) == 1
 
 
+def cancel_once_sent(llm_server: ScriptedLLMServer, token: CancelToken) -> None:
+    """Cancel once the request reached the server: the client's first import may be slow."""
+
+    def cancel() -> None:
+        llm_server.wait_for_requests(1, timeout=30)
+        time.sleep(0.1)  # into the request
+        token.cancel()
+
+    threading.Thread(target=cancel, daemon=True).start()
+
+
 def test_cancel_aborts_the_request_in_flight(
     llm_server: ScriptedLLMServer, client: LLMClient
 ) -> None:
     llm_server.add(None, Reply(content="slow", delay=30))
     token = CancelToken()
-    threading.Timer(0.2, token.cancel).start()
+    cancel_once_sent(llm_server, token)
     with pytest.raises(Cancelled):
         complete(client, token)
     (request,) = llm_server.wait_settled()
@@ -143,10 +167,12 @@ def test_cancel_aborts_the_request_in_flight(
 
 
 def test_deadline_aborts_mid_stream(llm_server: ScriptedLLMServer, client: LLMClient) -> None:
+    llm_server.add(None, Reply(content="ready"), times=1)
+    complete(client, CancelToken())  # the deadline is for the stream, not the client's import
     llm_server.add(None, Reply(content="word " * 40, chunk_delay=0.5))
     with pytest.raises(DeadlineExceeded):
         complete(client, CancelToken().child(timeout=0.3))
-    (request,) = llm_server.wait_settled()
+    (_, request) = llm_server.wait_settled()
     assert request.aborted
 
 
@@ -155,9 +181,50 @@ def test_cancel_interrupts_the_wait_before_a_retry(
 ) -> None:
     llm_server.add(None, Reply(status=429, headers={"Retry-After": "20"}))
     token = CancelToken()
-    threading.Timer(0.2, token.cancel).start()
+    cancel_once_sent(llm_server, token)
     started = time.monotonic()
     with pytest.raises(Cancelled):
         complete(client, token)
     assert time.monotonic() - started < 10, "did not sit out the Retry-After"
     assert len(llm_server.requests) == 1
+
+
+def test_a_request_utf8_cannot_carry_is_not_blamed_on_the_endpoint(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, Reply(content="ok"))
+    messages = [{"role": "user", "content": "a document holding \ud800"}]
+    with pytest.raises(LLMError) as error:
+        client.complete(model="m", messages=messages, cancel=CancelToken())
+    assert "could not be sent: it holds text that is not valid Unicode" in str(error.value)
+    assert "malformed" not in str(error.value)
+
+
+def test_a_redirect_to_another_origin_is_not_followed(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    # localhost is another origin than 127.0.0.1, though the same scripted server would answer.
+    port = llm_server.base_url.split(":")[2].split("/")[0]
+    elsewhere = f"http://localhost:{port}/v1/chat/completions?token=x"
+    llm_server.add(None, Reply(status=307, headers={"Location": elsewhere}), times=1)
+    llm_server.add(None, Reply(content="followed"))
+
+    with pytest.raises(LLMError) as error:
+        complete(client)
+
+    assert str(error.value) == (
+        f"{llm_server.base_url} redirected the request to http://localhost:{port}, another "
+        "server, and it was not sent there: if that server is the right one, set "
+        "provider.base_url to it"
+    )
+    assert error.value.endpoint_unusable
+    assert len(llm_server.requests) == 1
+
+
+def test_a_redirect_within_the_origin_is_followed(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, Reply(status=307, headers={"Location": "/v1/chat/completions"}), times=1)
+    llm_server.add(None, Reply(content="followed"))
+    assert complete(client).content == "followed"  # type: ignore[attr-defined]
+    assert len(llm_server.requests) == 2

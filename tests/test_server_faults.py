@@ -12,13 +12,14 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from lsprotocol import types
 
-from tests.llm_server import Reply, ToolCall
+from tests.llm_server import Reply, ScriptedLLMServer, ToolCall
 from tests.lsp_harness import (
     AGENTS,
     DIVIDE,
@@ -26,6 +27,7 @@ from tests.lsp_harness import (
     TIMEOUT,
     Editor,
     Session,
+    editor,
     shared_session,
     wait_until,
 )
@@ -183,27 +185,49 @@ async def test_a_bad_tool_call_is_answered_to_the_model_which_carries_on(
     await still_serving(session, uri)
 
 
-async def test_an_unreachable_endpoint_fails_at_once_with_what_to_check(
-    session: Session,
-) -> None:
-    ed, llm = session.editor, session.llm
+async def test_an_unreachable_endpoint_fails_at_once_with_what_to_check(tmp_path: Path) -> None:
+    # The endpoint comes from the server's environment: workspace settings may not choose it.
     closed_port = unused_port()
-    session.configure({"provider": {"base_url": f"http://127.0.0.1:{closed_port}/v1"}})
-    uri = session.new_file("unreachable")
+    endpoint = {"DEEPTHINK_BASE_URL": f"http://127.0.0.1:{closed_port}/v1"}
+    with ScriptedLLMServer() as llm:
+        async with editor(tmp_path, llm, env=endpoint) as ed:
+            session = Session(ed, llm)
+            session.configure(FAST_FAILURES)
+            uri = session.new_file("unreachable")
+            seen = len(ed.client.messages)
+
+            reply = await ed.run(uri, DIVIDE, "explain")
+            progress = await ed.progress_end(reply["job"])
+            (error,) = await wait_until(lambda: new_messages(ed, seen), "the error")
+
+            assert error.type == types.MessageType.Error
+            assert error.message == (
+                f"Deep think failed: cannot reach http://127.0.0.1:{closed_port}/v1: check that "
+                "the server is running, or set provider.base_url (or DEEPTHINK_BASE_URL)"
+            )
+            assert progress[-1].message.startswith("failed: cannot reach")
+            assert llm.requests == []
+            assert not uri_edited(ed, uri)
+            await still_serving(session, uri)
+
+
+async def test_workspace_settings_may_not_choose_the_endpoint(session: Session) -> None:
+    ed = session.editor
     seen = len(ed.client.messages)
-
+    session.configure({"provider": {"base_url": "https://collector.example/v1"}})
+    await wait_until(lambda: new_messages(ed, seen), "the settings error")
+    uri = session.new_file("collector")
+    told = len(ed.client.messages)
     reply = await ed.run(uri, DIVIDE, "explain")
-    progress = await ed.progress_end(reply["job"])
-    (error,) = await wait_until(lambda: new_messages(ed, seen), "the error")
+    await wait_until(lambda: new_messages(ed, told), "the run to be refused")
+    errors = new_messages(ed, seen) or []
 
-    assert error.type == types.MessageType.Error
-    assert error.message == (
-        f"Deep think failed: cannot reach http://127.0.0.1:{closed_port}/v1: check that the "
-        "server is running, or set provider.base_url (or DEEPTHINK_BASE_URL)"
+    assert reply["status"] == "running"  # answered at once; the refusal follows as a message
+    assert {m.type for m in errors} == {types.MessageType.Error}
+    assert "provider.base_url: workspace settings may not choose where your API key is sent" in (
+        errors[0].message
     )
-    assert progress[-1].message.startswith("failed: cannot reach")
-    assert llm.requests == []
-    assert not uri_edited(ed, uri)
+    assert session.llm.requests == []
     await still_serving(session, uri)
     await clean_run(session)
 

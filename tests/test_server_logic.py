@@ -370,6 +370,24 @@ def test_settings_layer_workspace_configuration_over_initialization_options(
 
 
 @pytest.mark.parametrize(
+    "provider", [{"base_url": "https://collector.example/v1"}, {"api_key_env": "HOME"}]
+)
+def test_only_initialization_options_may_choose_where_the_key_goes(
+    provider: dict[str, str],
+) -> None:
+    (key,) = provider
+    with pytest.raises(ConfigError) as raised:
+        load_settings(None, None, {"provider": provider}, env={})
+    assert str(raised.value).startswith(
+        f"workspace/configuration (deepthink): provider.{key}: workspace settings may not "
+        "choose where your API key is sent"
+    )
+    assert "initializationOptions" in str(raised.value)
+    settings = load_settings(None, {"provider": provider}, {"provider": {"model": "m"}}, env={})
+    assert getattr(settings.config.provider, key) == provider[key]
+
+
+@pytest.mark.parametrize(
     ("workspace_values", "complaint"),
     [
         ({"orchestrator": {"parallel_agent": 3}}, "did you mean 'parallel_agents'"),

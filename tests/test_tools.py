@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator.cancel import CancelToken
+from orchestrator.process import bounded
 from orchestrator.tools import ENTRY_POINT_GROUP, build_tools, discover_tools
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.tools.git import GitDiff, GitLog
 from orchestrator.tools.list_files import ListFiles
 from orchestrator.tools.read_file import ReadFile
 from orchestrator.tools.search import Search
-from orchestrator.workspace import SandboxError, Workspace
+from orchestrator.workspace import ReadPolicy, SandboxError, Workspace
 from tests.gitrepo import git
 
 
@@ -138,16 +142,18 @@ def test_read_file_caps_large_file_and_says_where_to_continue(root: Path) -> Non
     assert second.splitlines()[0] == f"{resume:>4}| line {resume} with some padding text"
 
 
-def test_read_text_caps_one_enormous_line(root: Path) -> None:
+def test_read_excerpt_caps_one_enormous_line(root: Path) -> None:
     (root / "minified.js").write_bytes(b"x" * 20_000_000)
     workspace = Workspace(root, max_read_bytes=5000)
 
     started = time.monotonic()
-    text = workspace.read_text("minified.js")
+    excerpt = workspace.read_excerpt("minified.js")
 
     assert time.monotonic() - started < 2
-    assert len(text) < 5200
-    assert text.endswith("[truncated at the 5000-byte read limit; continue with start_line=1]")
+    assert len(excerpt.text) == 5000
+    assert excerpt.truncation_notice == (
+        "[truncated at the 5000-byte read limit; continue with start_line=1]"
+    )
 
 
 def test_read_file_refuses_a_start_line_too_deep_in_the_file(
@@ -166,9 +172,9 @@ def test_read_file_refuses_binary(workspace: Workspace, root: Path) -> None:
         call(ReadFile, workspace, path="image.png")
 
 
-def test_read_text_replaces_invalid_utf8(workspace: Workspace, root: Path) -> None:
+def test_read_excerpt_replaces_invalid_utf8(workspace: Workspace, root: Path) -> None:
     (root / "latin1.txt").write_bytes(b"caf\xe9\n")
-    assert workspace.read_text("latin1.txt") == "caf\ufffd\n"
+    assert workspace.read_excerpt("latin1.txt").text == "caf\ufffd\n"
 
 
 # --- the sandbox -------------------------------------------------------------------------
@@ -328,9 +334,9 @@ def test_iter_files_is_bounded(workspace: Workspace, root: Path) -> None:
 
 def test_search_reports_path_line_text(ignoring_root: Path) -> None:
     output = call(Search, Workspace(ignoring_root), pattern=r"\bmain\b")
+    # ripgrep follows no symlink: alias.md is searched as README.md only.
     assert output.splitlines() == [
         "README.md:2: main entry point",
-        "alias.md:2: main entry point",
         "src/app.py:3: def main():",
         "src/keep.log:1: main kept",
         "src/top_only.txt:1: main",
@@ -348,7 +354,9 @@ def test_search_no_matches(workspace: Workspace) -> None:
 
 
 def test_search_invalid_regex(workspace: Workspace) -> None:
-    with pytest.raises(ToolError, match=r"invalid regular expression.*missing \)"):
+    with pytest.raises(
+        ToolError, match=r"invalid regular expression '\(unclosed'(.|\n)*unclosed group"
+    ):
         call(Search, workspace, pattern="(unclosed")
 
 
@@ -360,13 +368,50 @@ def test_search_caps_results_and_line_length(workspace: Workspace, root: Path) -
     assert all(len(line) < 330 for line in lines)
 
 
-def test_search_skips_binary_and_oversized(root: Path) -> None:
+def test_search_skips_binary_files_and_reads_large_ones(root: Path) -> None:
     workspace = Workspace(root, max_read_bytes=2000)
     (root / "blob.bin").write_bytes(b"needle\0\0")
-    write(root / "huge.txt", "needle\n" * 1000)
+    write(root / "huge.txt", "hay\n" * 1000 + "needle\n")
     write(root / "small.txt", "needle\n")
     output = call(Search, workspace, pattern="needle").splitlines()
-    assert output == ["small.txt:1: needle", "[skipped 1 file(s) over 2000 bytes: huge.txt]"]
+    assert output == ["huge.txt:1001: needle", "small.txt:1: needle"]
+
+
+def test_search_in_a_subdirectory_applies_the_root_gitignore(ignoring_root: Path) -> None:
+    write(ignoring_root / "src" / "debug.log", "main\n")
+    output = call(Search, Workspace(ignoring_root), pattern="main", path="src")
+    assert "src/debug.log" not in output
+    assert "src/keep.log:1: main kept" in output
+
+
+def test_search_is_linear_time_on_a_catastrophic_pattern(workspace: Workspace, root: Path) -> None:
+    # Python's re takes minutes on this line (holding the GIL); a linear-time engine does not.
+    write(root / "evil.txt", "a" * 5000 + "!\n")
+    assert call(Search, workspace, pattern="(a+)+$").startswith("No matches")
+
+
+def test_search_pattern_cannot_pass_options(workspace: Workspace) -> None:
+    assert call(Search, workspace, pattern="--pre=sh").startswith("No matches")
+
+
+def test_a_child_process_is_killed_on_the_active_cancel_and_at_its_time_limit(
+    tmp_path: Path,
+) -> None:
+    """What keeps ripgrep and git from holding an agent past a cancel or a deadline."""
+    token = CancelToken()
+    with token.activated(), bounded(["sleep", "600"], cwd=tmp_path, env={}, timeout=600) as child:
+        threading.Timer(0.05, token.cancel).start()
+        cancelled = child.wait()
+    with bounded(["sleep", "600"], cwd=tmp_path, env={}, timeout=0.05) as child:
+        timed_out = child.wait()
+    assert (cancelled.stopped_by, cancelled.returncode) == ("cancel", -signal.SIGKILL)
+    assert (timed_out.stopped_by, timed_out.returncode) == ("timeout", -signal.SIGKILL)
+
+
+def test_search_refuses_special_files(workspace: Workspace, root: Path) -> None:
+    os.mkfifo(root / "pipe")
+    with pytest.raises(ToolError, match="not a regular file"):
+        call(Search, workspace, pattern="x", path="pipe")
 
 
 # --- git ---------------------------------------------------------------------------------
@@ -543,3 +588,60 @@ def test_discovery_loads_entry_points_and_survives_bad_ones(
     assert "'impostor'" in warnings and "orchestrator.tools.read_file.ReadFile" in warnings
     assert "builtin_again" not in warnings
     assert build_tools(["echo"])[0].execute(Workspace(tmp_path), {"text": "hi"}) == "hi"
+
+
+# --- secrets and ignored files -------------------------------------------------------------
+
+
+@pytest.fixture
+def secrets_root(root: Path) -> Path:
+    write(root / ".gitignore", "local/\n*.log\n")
+    write(root / ".env", "API_TOKEN=hunter2\n")
+    write(root / "config" / ".env.production", "API_TOKEN=hunter2\n")
+    write(root / "deploy" / "id_rsa", "-----BEGIN OPENSSH PRIVATE KEY----- hunter2\n")
+    write(root / "certs" / "server.pem", "hunter2\n")
+    write(root / ".npmrc", "//registry/:_authToken=hunter2\n")
+    write(root / "local" / "notes.txt", "hunter2\n")
+    write(root / "debug.log", "hunter2\n")
+    write(root / "src" / "settings.py", "TOKEN = load('hunter2')\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        (".env", "may hold secrets"),
+        ("config/.env.production", "may hold secrets"),
+        ("deploy/id_rsa", "may hold secrets"),
+        ("certs/server.pem", "may hold secrets"),
+        (".npmrc", "may hold secrets"),
+        ("local/notes.txt", "is ignored by .gitignore"),
+        ("debug.log", "is ignored by .gitignore"),
+    ],
+)
+def test_agents_may_not_read_secrets_or_ignored_files(
+    secrets_root: Path, path: str, why: str
+) -> None:
+    with pytest.raises(ToolError) as refused:
+        call(ReadFile, Workspace(secrets_root), path=path)
+    assert f"refused: {path} {why}" in str(refused.value)
+    assert "agent.allow_paths" in str(refused.value)
+
+
+def test_search_shows_no_line_of_a_secret(secrets_root: Path) -> None:
+    output = call(Search, Workspace(secrets_root), pattern="hunter2")
+    assert output.splitlines() == [
+        "src/settings.py:1: TOKEN = load('hunter2')",
+        "[5 match(es) in files agents may not read are not shown]",
+    ]
+
+
+def test_allow_and_deny_paths_adjust_what_agents_may_read(secrets_root: Path) -> None:
+    policy = ReadPolicy(allow=(".env", "local/"), deny=("src/settings.py",))
+    workspace = Workspace(secrets_root).with_policy(policy)
+    assert "hunter2" in call(ReadFile, workspace, path=".env")
+    assert "hunter2" in call(ReadFile, workspace, path="local/notes.txt")
+    with pytest.raises(ToolError, match="may hold secrets"):
+        call(ReadFile, workspace, path="config/.env.production")
+    with pytest.raises(ToolError, match=r"matches agent\.deny_paths"):
+        call(ReadFile, workspace, path="src/settings.py")

@@ -46,7 +46,11 @@ def discover_tools() -> Mapping[str, type[Tool]]:
         origin = f"tool plugin {entry_point.name!r} ({entry_point.value})"
         try:
             loaded = entry_point.load()
-        except Exception:  # third-party code may fail in any way; the others must still load
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            # Third-party code may fail in any way, even with SystemExit at import (which
+            # ended the CLI silently): the other tools must still load.
             logger.warning("%s failed to load; skipping it", origin, exc_info=True)
             continue
         if not _is_concrete_tool(loaded):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import tempfile
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
+from orchestrator.git import GitResult, run_git
 from orchestrator.tools.arguments import capped_positive_int, optional_string
 from orchestrator.tools.base import Tool
 from orchestrator.tools.errors import ToolError
@@ -20,19 +18,6 @@ _MAX_COMMITS = 50
 # start with '-' (an option) and excludes ':' (`rev:path` would read blobs outside the
 # workspace's pathspec) and whitespace.
 _REV_RANGE = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_@./~^{}-]{0,199}", re.ASCII)
-
-# Global options applied to every call. Pathspecs are literal so a name like ':(top)'
-# cannot widen the search beyond the workspace; fsmonitor is off because a repository's
-# own config could otherwise make git run an arbitrary hook program.
-_GIT = (
-    "git",
-    "--no-pager",
-    "--literal-pathspecs",
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "core.quotePath=false",
-)
 
 
 class GitDiff(Tool):
@@ -129,45 +114,31 @@ def _run_git(workspace: Workspace, *arguments: str) -> str:
     """Run git in the workspace root; its output, capped at the workspace read limit."""
     # Checked first because outside a repository `git diff` falls back to comparing
     # files (--no-index) and fails with a usage message instead.
-    _run(workspace, ("rev-parse", "--is-inside-work-tree"), subprocess.DEVNULL)
-    # Output goes to a file rather than a pipe so a huge diff is never held in memory whole.
-    with tempfile.TemporaryFile() as output:
-        _run(workspace, arguments, output)
-        output.seek(0)
-        data = output.read(workspace.max_read_bytes + 1)
-    text = data[: workspace.max_read_bytes].decode("utf-8", errors="replace")
-    if len(data) > workspace.max_read_bytes:
+    _run(workspace, ("rev-parse", "--is-inside-work-tree"))
+    result = _run(workspace, arguments)
+    text = result.stdout.decode("utf-8", errors="replace")
+    if result.truncated:
         return f"{text}\n[truncated at {workspace.max_read_bytes} bytes; narrow the path or range]"
     return text
 
 
-def _run(workspace: Workspace, arguments: tuple[str, ...], stdout: IO[bytes] | int) -> None:
-    # GIT_DIR and friends from our own environment would point git at another repository.
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
-    environment |= {
-        "LC_ALL": "C",  # English messages, so "not a git repository" can be recognised
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_NO_LAZY_FETCH": "1",  # a partial clone must not reach the network
-    }
+def _run(workspace: Workspace, arguments: tuple[str, ...]) -> GitResult:
     try:
-        result = subprocess.run(
-            [*_GIT, *arguments],
-            cwd=workspace.root,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=subprocess.PIPE,
+        # Literal pathspecs: a name like ':(top)' cannot widen the search beyond the workspace.
+        result = run_git(
+            ["--literal-pathspecs", *arguments],
+            workspace.root,
             timeout=_TIMEOUT_SECONDS,
-            check=False,
+            max_output=workspace.max_read_bytes,
         )
     except FileNotFoundError as error:
         raise ToolError("git is not installed, so git tools are unavailable") from error
-    except subprocess.TimeoutExpired as error:
-        raise ToolError(
-            f"git took longer than {_TIMEOUT_SECONDS:g} s; narrow the path or range"
-        ) from error
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", errors="replace").strip()
-        if "not a git repository" in message:
+    if result.cancelled:
+        raise ToolError("git was stopped: the agent was cancelled")
+    if result.timed_out:
+        raise ToolError(f"git took longer than {_TIMEOUT_SECONDS:g} s; narrow the path or range")
+    if result.returncode != 0 and not result.truncated:
+        if "not a git repository" in result.stderr:
             raise ToolError("the workspace is not inside a git repository")
-        raise ToolError(f"git failed: {message[-2000:]}")
+        raise ToolError(f"git failed: {result.stderr}")
+    return result
