@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator import prompts
+from orchestrator.answers import corrective, unusable
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
+from orchestrator.context import CHARS_PER_TOKEN, fit_budget
 from orchestrator.decompose import Subtask
-from orchestrator.llm import Completion, LLMClient, LLMError, ToolCall
+from orchestrator.llm import Completion, LLMClient, LLMError, ToolCall, Usage
 from orchestrator.progress import AgentState, Progress
 from orchestrator.result import AgentResult, CallUsage
+from orchestrator.textcalls import text_tool_calls
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.workspace import Workspace
 
@@ -44,6 +47,14 @@ class AgentSetup:
     task_timeout: float
     shared_context: str
     progress: Progress
+    max_output_tokens: int
+    context_window: int | None = None  # tokens; None: unknown, nothing is cut to fit
+    # What agents read instead of calling tools, on an endpoint that refuses them.
+    context_without_tools: Callable[[], str] = lambda: ""
+
+
+class _Unusable(Exception):
+    """The model's final answer, even after a corrective retry, is not an answer."""
 
 
 @dataclass
@@ -75,6 +86,8 @@ class Agent:
             state, error = AgentState.CANCELLED, "cancelled"
         except LLMError as failure:
             state, error = AgentState.FAILED, str(failure)
+        except _Unusable as problem:
+            state, error = AgentState.FAILED, f"unusable answer after a retry: {problem}"
         finally:
             cancel.release()
         progress.update_agent(self.index, state=state, error=error, step="")
@@ -92,49 +105,133 @@ class Agent:
 
     def _loop(self, cancel: CancelToken, calls: list[CallUsage]) -> str:
         setup = self.setup
-        messages: list[dict[str, Any]] = [
-            {"role": "system", "content": prompts.AGENT_SYSTEM},
-            {"role": "user", "content": setup.shared_context},
-            {
-                "role": "user",
-                "content": prompts.AGENT_TASK.format(
-                    role=self.subtask.role, question=self.subtask.question
-                ),
-            },
-        ]
+        with_tools = bool(setup.tools) and not setup.llm.tools_refused
+        messages = self._opening(with_tools)
         schemas = [tool.schema() for tool in setup.tools] + [FINISH_TOOL]
-        tokens_before = 0
-        for step in range(1, setup.max_iterations + 1):
+        tokens_before, step, retried = 0, 0, False
+        while True:
             cancel.raise_if_cancelled()
-            last = step == setup.max_iterations
-            if last and step > 1:
+            step += 1
+            last = retried or not with_tools or step >= setup.max_iterations
+            if last and step > 1 and not retried:
                 messages.append({"role": "user", "content": prompts.FINAL_STEP})
-            completion = setup.llm.complete(
-                model=self.model,
-                messages=messages,
-                tools=None if last else schemas,
-                cancel=cancel,
-                on_tokens=self._token_counter(tokens_before),
-            )
-            tokens_before += completion.usage.completion_tokens
-            calls.append(
-                CallUsage(f"agent {self.index + 1} step {step}", self.model, completion.usage)
-            )
-            setup.progress.update_agent(self.index, tokens=tokens_before)
-            if not completion.tool_calls or last:
-                return completion.content
-            finish = next((c for c in completion.tool_calls if c.name == "finish"), None)
-            if finish is not None:
-                return _finish_answer(finish) or completion.content
-            messages.append(_assistant_message(completion))
-            for call in completion.tool_calls:
-                cancel.raise_if_cancelled()
-                setup.progress.update_agent(self.index, step=f"{call.name} (step {step})")
-                messages.append(
-                    {"role": "tool", "tool_call_id": call.id, "content": self._execute(call)}
+            tools = None if last else schemas
+            try:
+                completion = setup.llm.complete(
+                    model=self.model,
+                    messages=self._fitted(messages, tools),
+                    tools=tools,
+                    cancel=cancel,
+                    on_tokens=self._token_counter(tokens_before),
+                    max_tokens=setup.max_output_tokens,
+                    on_attempt=self._recorder(calls, f"agent {self.index + 1} step {step}"),
                 )
-            setup.progress.update_agent(self.index, step=f"thinking (step {step + 1})")
-        raise AssertionError("unreachable: the last step always returns")
+            except LLMError as error:
+                if not (error.tools_refused and with_tools):
+                    raise
+                with_tools, messages, step = False, self._opening(False), 0
+                continue
+            tokens_before += completion.usage.completion_tokens
+            setup.progress.update_agent(self.index, tokens=tokens_before)
+            tool_calls = completion.tool_calls
+            as_text = not tool_calls and not last
+            if as_text:
+                tool_calls = [
+                    ToolCall(f"text_call_{n}", call.name, call.arguments)
+                    for n, call in enumerate(text_tool_calls(completion.content))
+                ]
+            finish = next((c for c in tool_calls if c.name == "finish"), None)
+            if tool_calls and finish is None and not last:
+                self._run_calls(completion, tool_calls, as_text, messages, cancel, step)
+                continue
+            answer = (_finish_answer(finish) if finish else "") or completion.content
+            if not (problem := unusable(answer, messages)):
+                return answer
+            if retried:
+                raise _Unusable(problem)
+            retried = True
+            messages += [
+                {"role": "assistant", "content": completion.content or answer},
+                {"role": "user", "content": corrective(problem)},
+            ]
+
+    def _opening(self, with_tools: bool) -> list[dict[str, Any]]:
+        """The first messages: the same for every agent up to the agent's own task."""
+        setup = self.setup
+        task = prompts.AGENT_TASK.format(role=self.subtask.role, question=self.subtask.question)
+        if with_tools:
+            system, context = prompts.AGENT_SYSTEM, setup.shared_context
+        else:
+            system = prompts.AGENT_SYSTEM_WITHOUT_TOOLS
+            context = setup.shared_context + setup.context_without_tools()
+        return [
+            {"role": "system", "content": system},
+            {"role": "user", "content": context},
+            {"role": "user", "content": task},
+        ]
+
+    def _run_calls(
+        self,
+        completion: Completion,
+        tool_calls: list[ToolCall],
+        as_text: bool,
+        messages: list[dict[str, Any]],
+        cancel: CancelToken,
+        step: int,
+    ) -> None:
+        """Run the calls and add them and their results to the conversation.
+
+        Calls the model wrote as text get their results as a user message: the endpoint
+        that made the model write them knows nothing of tool messages.
+        """
+        progress = self.setup.progress
+        results = []
+        for call in tool_calls:
+            cancel.raise_if_cancelled()
+            progress.update_agent(self.index, step=f"{call.name} (step {step})")
+            results.append((call, self._capped(self._execute(call))))
+        if as_text:
+            messages.append({"role": "assistant", "content": completion.content})
+            report = "\n\n".join(
+                f"Result of {call.name}({call.arguments}):\n{result}" for call, result in results
+            )
+            messages.append({"role": "user", "content": report})
+        else:
+            messages.append(_assistant_message(completion, tool_calls))
+            messages += [
+                {"role": "tool", "tool_call_id": call.id, "content": result}
+                for call, result in results
+            ]
+        progress.update_agent(self.index, step=f"thinking (step {step + 1})")
+
+    def _recorder(self, calls: list[CallUsage], label: str) -> Callable[[Usage, str], None]:
+        def record(usage: Usage, error: str) -> None:
+            calls.append(CallUsage(label, self.model, usage, error))
+
+        return record
+
+    def _capped(self, result: str) -> str:
+        """A tool result cut to a quarter of a known context window."""
+        window = self.setup.context_window
+        return fit_budget(result, window // 4) if window else result
+
+    def _fitted(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> list[dict[str, Any]]:
+        """The conversation cut to fit the context window, oldest tool results first."""
+        window = self.setup.context_window
+        if window is None:
+            return messages
+        budget = (window - self.setup.max_output_tokens) * CHARS_PER_TOKEN
+        budget -= len(json.dumps(tools)) if tools else 0
+        fitted = [dict(m) for m in messages]
+        for message in fitted[3:]:
+            size = len(json.dumps(fitted, ensure_ascii=False))
+            if size <= budget:
+                break
+            if message["role"] in ("tool", "user") and len(str(message["content"])) > 200:
+                message["content"] = "[cut to fit provider.context_window; call again if needed]"
+        return fitted
 
     def _token_counter(self, before: int) -> Callable[[int], None]:
         # Called for every streamed chunk, on the transport thread that all agents share:
@@ -171,7 +268,7 @@ class Agent:
             return f"error: tool '{call.name}' failed: {type(error).__name__}: {error}"
 
 
-def _assistant_message(completion: Completion) -> dict[str, Any]:
+def _assistant_message(completion: Completion, tool_calls: list[ToolCall]) -> dict[str, Any]:
     return {
         "role": "assistant",
         "content": completion.content or None,
@@ -181,7 +278,7 @@ def _assistant_message(completion: Completion) -> dict[str, Any]:
                 "type": "function",
                 "function": {"name": call.name, "arguments": call.arguments},
             }
-            for call in completion.tool_calls
+            for call in tool_calls
         ],
     }
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator import prompts
 from orchestrator.cancel import CancelToken
 from orchestrator.engine import Orchestrator
 from orchestrator.progress import AgentState, Phase, Progress, Snapshot
@@ -108,7 +109,7 @@ def test_agents_start_while_the_plan_is_still_streaming_in(
     # last one has arrived.
     llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(4), chunk_delay=0.1))
     llm_server.add(scenarios.is_agent, Reply(content="An answer."))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="Merged."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The merged answer."))
     snapshots: list[Snapshot] = []
     progress = Progress()
     progress.subscribe(snapshots.append)
@@ -126,11 +127,29 @@ def test_agents_start_while_the_plan_is_still_streaming_in(
     assert [a.role for a in result.agents] == [f"role {i}" for i in range(1, 5)]
 
 
-def test_agents_started_from_a_plan_that_proves_unusable_keep_their_questions(
+def test_a_short_plan_keeps_its_questions_and_fills_the_rest_from_templates(
     llm_server: ScriptedLLMServer, make_orchestrator: Make
 ) -> None:
-    # Two whole sub-questions, then the plan ends short of four: the retry fills the rest.
-    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(2)), times=1)
+    # Two whole sub-questions for four agents, the way a small model plans.
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(2)))
+    llm_server.add(None, Reply(content="An answer."))
+
+    result = make_orchestrator().run(REQUEST)
+
+    assert [a.role for a in result.agents] == ["role 1", "role 2", "alternatives", "verification"]
+    assert len([r for r in chat_requests(llm_server) if scenarios.DECOMPOSE in r.messages_text
+                and "Your sub-question" not in r.messages_text]) == 1, "no retry"  # fmt: skip
+    asked = [r.body["messages"][-1]["content"] for r in agent_requests(llm_server)]
+    assert len(asked) == 4 and any(a.endswith("sub-question 1?") for a in asked)
+    assert any("2 usable sub-question(s) for 4 agents" in f for f in result.failures)
+    assert result.status is RunStatus.DONE
+
+
+def test_a_plan_that_copies_the_example_is_asked_again_and_agents_keep_their_questions(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    copied = {"subtasks": [{"role": r, "question": q} for r, q in prompts.EXAMPLE_PLAN]}
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=json.dumps(copied)), times=1)
     retry = json.dumps(
         {"subtasks": [{"role": f"retry {i}", "question": f"again {i}?"} for i in range(1, 5)]}
     )
@@ -139,11 +158,11 @@ def test_agents_started_from_a_plan_that_proves_unusable_keep_their_questions(
 
     result = make_orchestrator().run(REQUEST)
 
-    assert [a.role for a in result.agents] == ["role 1", "role 2", "retry 3", "retry 4"]
-    asked = sorted(r.body["messages"][-1]["content"] for r in agent_requests(llm_server))
-    assert len(asked) == 4, "each agent ran once"
-    assert ["sub-question 1?" in a for a in asked].count(True) == 1
-    assert ["again 4?" in a for a in asked].count(True) == 1
+    assert [a.role for a in result.agents] == ["retry 1", "retry 2", "retry 3", "retry 4"]
+    retry_request = [
+        r for r in chat_requests(llm_server) if "copies the example" in r.messages_text
+    ]
+    assert retry_request, "the retry says what was wrong"
     assert result.status is RunStatus.DONE
 
 
@@ -188,7 +207,7 @@ def test_tool_calls_are_executed_and_sandbox_escapes_refused(
         return Reply(content="Checked: " + " || ".join(m["content"] for m in tool_results))
 
     llm_server.add(scenarios.is_agent, agent)
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The merged answer."))
 
     result = make_orchestrator(orchestrator={"parallel_agents": 1}).run(REQUEST)
 
@@ -205,10 +224,12 @@ def test_tool_calls_are_executed_and_sandbox_escapes_refused(
 
 def test_finish_tool_ends_the_agent(llm_server: ScriptedLLMServer, make_orchestrator: Make) -> None:
     llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
-    llm_server.add(scenarios.is_agent, Reply(tool_calls=[ToolCall("finish", {"answer": "Done."})]))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(
+        scenarios.is_agent, Reply(tool_calls=[ToolCall("finish", {"answer": "Done: it divides."})])
+    )
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The merged answer."))
     result = make_orchestrator(orchestrator={"parallel_agents": 1}).run(REQUEST)
-    assert result.agents[0].answer == "Done."
+    assert result.agents[0].answer == "Done: it divides."
     assert len(agent_requests(llm_server)) == 1
 
 
@@ -216,9 +237,11 @@ def test_max_iterations_forces_a_final_answer_without_tools(
     llm_server: ScriptedLLMServer, make_orchestrator: Make
 ) -> None:
     llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
-    llm_server.add(lambda b: scenarios.is_agent(b) and "tools" not in b, Reply(content="final"))
+    llm_server.add(
+        lambda b: scenarios.is_agent(b) and "tools" not in b, Reply(content="The final answer.")
+    )
     llm_server.add(scenarios.is_agent, Reply(tool_calls=[ToolCall("list_files", {})]))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The merged answer."))
     result = make_orchestrator(
         agent={"max_iterations": 3}, orchestrator={"parallel_agents": 1}
     ).run(REQUEST)
@@ -226,7 +249,7 @@ def test_max_iterations_forces_a_final_answer_without_tools(
     assert len(requests) == 3
     assert "tools" in requests[0].body and "tools" not in requests[2].body
     assert "used your tool budget" in requests[2].messages_text
-    assert result.agents[0].answer == "final"
+    assert result.agents[0].answer == "The final answer."
 
 
 def test_agent_timeout_keeps_the_other_answers(
@@ -239,7 +262,7 @@ def test_agent_timeout_keeps_the_other_answers(
     llm_server.add(
         scenarios.is_agent, lambda b: Reply(content=f"answer {scenarios.agent_number(b)}")
     )
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The merged answer."))
 
     result = make_orchestrator(orchestrator={"parallel_agents": 3, "task_timeout": 0.5}).run(
         REQUEST
@@ -251,7 +274,7 @@ def test_agent_timeout_keeps_the_other_answers(
         AgentState.DONE,
     ]
     assert result.status is RunStatus.PARTIAL
-    assert result.markdown == "merged"
+    assert result.markdown == "The merged answer."
     synthesis = chat_requests(llm_server)[-1].messages_text
     assert "answer 1" in synthesis and "answer 3" in synthesis
     assert any("task_timeout" in f for f in result.failures)
@@ -386,10 +409,12 @@ def test_review_returns_structured_findings(
         {"path": "a.py", "start_line": 5, "severity": "bogus", "message": "divides by zero"},
         {"message": "no line"},
     ]
-    scenarios.script_run(llm_server, 2, synthesis="Review." + scenarios.findings_block(findings))
+    scenarios.script_run(
+        llm_server, 2, synthesis="Two problems." + scenarios.findings_block(findings)
+    )
     review = Request(Mode.REVIEW, "a.py", "    return a / b", 2, 2)
     result = make_orchestrator(orchestrator={"parallel_agents": 2}).run(review)
-    assert result.markdown == "Review."
+    assert result.markdown == "Two problems."
     assert [(f.start_line, f.end_line, f.severity) for f in result.findings] == [
         (2, 2, Severity.ERROR),
         (5, 5, Severity.WARNING),
