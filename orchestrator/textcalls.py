@@ -48,11 +48,13 @@ def _load(text: str) -> Any:
 
 
 def _call(block: Any) -> TextCall | None:
-    if not isinstance(block, dict) or not isinstance(block.get("name"), str):
+    if not isinstance(block, dict):
         return None
-    if "function" in block and isinstance(block["function"], dict):
+    if isinstance(block.get("function"), dict):
         return _call(block["function"])  # the OpenAI message shape, written out
-    arguments = block.get("arguments", block.get("parameters", {}))
+    if not isinstance(block.get("name"), str):
+        return None
+    arguments = block.get("arguments", block.get("parameters"))
     if isinstance(arguments, str):
         arguments = _load(arguments)
     if not isinstance(arguments, dict):

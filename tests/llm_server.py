@@ -233,6 +233,7 @@ class RecordedRequest:
     started: float  # time.monotonic() when the request was received
     finished: float | None = None  # when the scripted response was completely sent
     aborted: bool = False  # the client hung up before the response was completely sent
+    cut_off: bool = False  # a serial profile cut the stream off for a newer request
     rule: int | None = None  # index of the rule that answered; None if none matched
 
     @property
@@ -670,6 +671,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._interrupted = interrupted
             self._answer_by_rule(request)
+            request.cut_off = interrupted.is_set()
 
     def _answer_by_rule(self, request: RecordedRequest) -> None:
         source = self.server.owner._pick_rule(request)
