@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lsprotocol import types
 
 from orchestrator.config import validate
 from orchestrator.context import selection_request
@@ -36,6 +37,7 @@ from tests.llm_server import (
     ScriptedLLMServer,
     ToolCall,
 )
+from tests.lsp_harness import DIVIDE, SOURCE, editor
 
 REQUEST = selection_request(Mode.EXPLAIN, "a.py", SAMPLE, 2, 2, 6000)
 ANSWER = "It divides `a` by `b` at `a.py:2` and fails when `b` is zero"
@@ -369,3 +371,30 @@ def test_a_review_without_findings_block_says_so(serve: Any, workspace: Path) ->
 
     assert result.status is RunStatus.DONE
     assert any("no findings block" in f for f in result.failures)
+
+
+# --- the language server on a local one-request-at-a-time server ---------------------------
+
+
+async def test_the_language_server_on_a_llama_cpp_server_chosen_by_the_workspace(
+    tmp_path: Path,
+) -> None:
+    with ScriptedLLMServer(profile=LLAMA_CPP) as llm:
+        script_tool_run(llm, agents=2, plan_delay=0.02)
+        # The workspace's own file picks the local server (no key goes to it) and its limit.
+        async with editor(tmp_path, llm, env={"DEEPTHINK_BASE_URL": ""}) as ed:
+            (ed.root / ".deepthink.yaml").write_text(
+                f"provider:\n  base_url: {llm.base_url}\n  max_concurrent_requests: 1\n"
+                "orchestrator:\n  parallel_agents: 2\n"
+            )
+            ed.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(None))
+            uri = ed.open("a.py", SOURCE)
+
+            reply = await ed.run(uri, DIVIDE, "explain")
+            progress = await ed.progress_end(reply["job"])
+
+        requests = llm.wait_settled()
+    assert progress[-1].message.startswith("done"), progress[-1].message
+    assert "2 of 2 agents answered" in progress[-1].message
+    assert not any(r.cut_off or r.aborted for r in requests)
+    assert all("test-key" not in r.headers.get("authorization", "") for r in requests)
