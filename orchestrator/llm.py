@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import openai
 
 RETRY_AFTER_CAP = 60.0
+MODELS_LIST_TIMEOUT = 10.0
 _NO_OVERLAP = Overlap(0)
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -277,7 +278,9 @@ class LLMClient:
         if not endpoint.window_known and self._local:
             future = asyncio.run_coroutine_threadsafe(self._listed_window(model), self._loop)
             try:
-                endpoint.context_window = future.result(timeout=self.provider.request_timeout)
+                # Short: the run waits for it, and a server without a models list says so fast.
+                wait = min(self.provider.request_timeout, MODELS_LIST_TIMEOUT)
+                endpoint.context_window = future.result(timeout=wait)
             except Exception:
                 future.cancel()  # a server without a models list simply does not tell
             endpoint.window_known = True
