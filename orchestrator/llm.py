@@ -504,13 +504,20 @@ def listed_context_window(listing: object, model: str) -> int | None:
 
 
 def _refused_field(error: Exception, body: dict[str, Any]) -> str | None:
-    """The optional request field a 400 names as not supported, if any."""
+    """The optional request field a 400 names as not supported, if any.
+
+    Seen: Ollama's "model does not support tools", vLLM's '"auto" tool choice requires
+    --enable-auto-tool-choice', llama-server's "tools param requires --jinja flag", OpenAI's
+    "Unsupported parameter: 'max_tokens' … use 'max_completion_tokens'".
+    """
     import openai
 
     if not (isinstance(error, openai.APIStatusError) and error.status_code in (400, 422)):
         return None
     message = _server_message(error).lower()
-    if "tool_choice" in body and "tool_choice" in message:
+    if not any(word in message for word in _REFUSING_WORDS):
+        return None  # a 400 about something else, such as a malformed message
+    if "tool_choice" in body and ("tool_choice" in message or "tool choice" in message):
         return "tool_choice"
     if "tools" in body and ("tool" in message or "function" in message):
         return "tools"
@@ -519,6 +526,9 @@ def _refused_field(error: Exception, body: dict[str, Any]) -> str | None:
     if "max_tokens" in body and "max_completion_tokens" in message:
         return "max_tokens"
     return None
+
+
+_REFUSING_WORDS = ("support", "requir", "enable", "permitted", "allowed", "unknown", "unrecogni")
 
 
 def _cut_off(error: Exception) -> bool:
