@@ -221,7 +221,7 @@ class Orchestrator:
         if request.mode is Mode.REVIEW_DIFF or not request.path:
             return ""
         try:
-            text = self.workspace.read_text(request.path)
+            text = self.workspace.read_excerpt(request.path).text
         except (ToolError, OSError):
             return ""
         budget = 2 * self.config.context.max_tokens
