@@ -63,7 +63,9 @@ def synthesise(
         completion = llm.complete(
             model=model, messages=messages, cancel=cancel, max_tokens=max_tokens, on_attempt=record
         )
-        if not (problem := unusable(completion.content, messages)):
+        # One agent's answer repeated is a fair synthesis of it; several pasted together is not.
+        said = messages if len(answers) > 1 else messages[:2]
+        if not (problem := unusable(completion.content, said)):
             break
         if retry:
             raise UnusableSynthesis(f"unusable answer after a retry: {problem}")

@@ -398,3 +398,15 @@ async def test_the_language_server_on_a_llama_cpp_server_chosen_by_the_workspace
     assert "2 of 2 agents answered" in progress[-1].message
     assert not any(r.cut_off or r.aborted for r in requests)
     assert all("test-key" not in r.headers.get("authorization", "") for r in requests)
+
+
+def test_a_single_agents_answer_repeated_is_a_fair_synthesis(serve: Any, workspace: Path) -> None:
+    llm = serve(OPENAI)
+    llm.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
+    llm.add(scenarios.is_agent, Reply(content=f"{ANSWER}.\nIt should check `b` first."))
+    llm.add(scenarios.SYNTHESIS, Reply(content=f"{ANSWER}.\nIt should check `b` first."))
+
+    result = run(llm, workspace, orchestrator={"parallel_agents": 1})
+
+    assert result.status is RunStatus.DONE, result.failures
+    assert result.markdown.startswith(ANSWER)
