@@ -112,6 +112,8 @@ def test_llama_cpp_without_a_concurrency_limit_names_the_cause_and_the_setting(
     cut = [r for r in llm.wait_settled() if r.cut_off]
     assert cut and len(llm.requests) <= 1 + 2 * 4 + 1
     assert len(result.calls) == len(llm.requests), "every request is counted"
+    # The agent started from the plan's first sub-question keeps it; the rest are templates.
+    assert [a.role for a in result.agents] == ["role 1", "analysis", "alternatives", "verification"]
 
 
 def test_llama_cpp_with_one_request_at_a_time_answers_and_runs_the_tools(
