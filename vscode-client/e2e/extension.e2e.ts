@@ -243,6 +243,13 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium), with its bundle
         await hover.waitFor({ timeout: WAIT });
         assert.match(await hover.innerText(), /Deep think: explain/);
         await screenshot('hover');
+        // The picture in vscode-client/README.md (media/result.png): the editor's top left.
+        const box = await page.locator('.part.editor').boundingBox();
+        assert.ok(box);
+        await page.screenshot({
+            path: join(artifactsDir, 'readme-result.png'),
+            clip: { x: box.x, y: box.y, width: Math.min(box.width, 860), height: Math.min(box.height, 330) },
+        });
         await page.keyboard.press('Escape');
     });
 
@@ -341,8 +348,10 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium), with its bundle
     it('says a Python 3.11+ is needed when the interpreter is not one', async () => {
         const missing = join(dir, 'no-such-python');
         // The user picks another interpreter in the Settings editor; the extension restarts.
+        // code-server is a remote window: settings at machine scope are on its Remote tab.
         await runPaletteCommand('Preferences: Open User Settings');
         await page.locator('.settings-editor').waitFor({ timeout: WAIT });
+        await page.locator('.settings-tabs-widget .action-label', { hasText: 'Remote' }).click();
         await page.keyboard.type('deepthink.interpreter');
         const input = page.locator('.settings-editor .setting-item-contents', { hasText: 'Interpreter' }).locator('input');
         await input.fill(missing);

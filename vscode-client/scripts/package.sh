@@ -9,4 +9,5 @@ target="${1:-linux-x64}"
 scripts/bundle-server.sh "$target"
 # vsce runs `vscode:prepublish` first, which bundles the extension into dist/extension.js.
 npx vsce package --target "$target" --no-dependencies --allow-missing-repository --skip-license \
+    --no-rewrite-relative-links \
     --out "dist/deepthink-lsp-$target.vsix"
