@@ -361,6 +361,9 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium), with its bundle
         const message = await toast.innerText();
         assert.ok(message.includes(missing), message);
         assert.match(message, /Set interpreter/);
+        // The old client, stopped for the new interpreter, is not woken by the settings change.
+        const failures = page.locator('.notifications-toasts .notification-list-item', { hasText: 'Starting server failed' });
+        assert.equal(await failures.count(), 0);
         await screenshot('python-missing');
     });
 

@@ -61,9 +61,13 @@ export function createClient(
                 // Sent when `deepthink.*` settings change, once the server registers for it. The
                 // server pulls its settings again; the payload is in its shape, not VS Code's.
                 didChangeConfiguration: async () => {
-                    await client.sendNotification(DidChangeConfigurationNotification.type, {
-                        settings: { [SECTION]: serverSettings() },
-                    });
+                    // A change of the interpreter stops this client for a new one: sending to a
+                    // stopped client would start it again (and fail with an error toast).
+                    if (client.isRunning()) {
+                        await client.sendNotification(DidChangeConfigurationNotification.type, {
+                            settings: { [SECTION]: serverSettings() },
+                        });
+                    }
                 },
             },
             provideCodeActions: async (document, range, context, token, next) => {
