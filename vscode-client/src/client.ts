@@ -61,12 +61,16 @@ export function createClient(
                 // Sent when `deepthink.*` settings change, once the server registers for it. The
                 // server pulls its settings again; the payload is in its shape, not VS Code's.
                 didChangeConfiguration: async () => {
-                    // A change of the interpreter stops this client for a new one: sending to a
-                    // stopped client would start it again (and fail with an error toast).
-                    if (client.isRunning()) {
+                    try {
                         await client.sendNotification(DidChangeConfigurationNotification.type, {
                             settings: { [SECTION]: serverSettings() },
                         });
+                    } catch (error) {
+                        // A change of the interpreter stops this client for a new one, maybe
+                        // while this was sent: no error toast for a client on its way out.
+                        if (client.isRunning()) {
+                            throw error;
+                        }
                     }
                 },
             },

@@ -30,10 +30,17 @@ const MENU: { label: string; command: string; needsSelection: boolean }[] = [
     { label: 'Cancel running deep thinks', command: CANCEL_COMMAND_ID, needsSelection: false },
 ];
 
-export function registerCommands(client: () => LanguageClient | undefined, resultDocument: ResultDocument): Disposable[] {
+/**
+ * `client` gives the client once any start or restart under way has finished, so that a
+ * command given meanwhile (say, right after setting the API key) waits for the new server.
+ */
+export function registerCommands(
+    client: () => Promise<LanguageClient | undefined>,
+    resultDocument: ResultDocument,
+): Disposable[] {
     /** The running client, or undefined after telling the user why nothing happens. */
-    const running = (): LanguageClient | undefined => {
-        const current = client();
+    const running = async (): Promise<LanguageClient | undefined> => {
+        const current = await client();
         if (!current?.isRunning()) {
             void window.showErrorMessage('Deep think: the server is not running; see the "Deep think" output.');
             return undefined;
@@ -42,7 +49,7 @@ export function registerCommands(client: () => LanguageClient | undefined, resul
     };
 
     const onSelection = (mode: 'explain' | 'review') => async (): Promise<void> => {
-        const current = running();
+        const current = await running();
         const target = current && selectionArguments(current, mode);
         if (target) {
             await commands.executeCommand(RUN_COMMAND, target);
@@ -53,14 +60,14 @@ export function registerCommands(client: () => LanguageClient | undefined, resul
         commands.registerCommand('deepthink.explain', onSelection('explain')),
         commands.registerCommand('deepthink.review', onSelection('review')),
         commands.registerCommand(ASK_COMMAND, async (action?: RunArguments) => {
-            const current = running();
+            const current = await running();
             const target = current && (action ?? selectionArguments(current, 'ask'));
             if (target) {
                 await askAndRun(target);
             }
         }),
         commands.registerCommand('deepthink.reviewDiff', async () => {
-            const current = running();
+            const current = await running();
             const editor = current && activeEditor('review the diff of');
             if (current && editor) {
                 await commands.executeCommand(RUN_COMMAND, reviewDiffArguments(current, editor));
@@ -69,7 +76,7 @@ export function registerCommands(client: () => LanguageClient | undefined, resul
         // From the SCM view's title its source control comes as the argument: its root names
         // the repository when no editor is open.
         commands.registerCommand('deepthink.reviewWorkspaceDiff', async (sourceControl?: { rootUri?: Uri }) => {
-            const current = running();
+            const current = await running();
             const uri = window.activeTextEditor?.document.uri ?? sourceControl?.rootUri ?? workspace.workspaceFolders?.[0]?.uri;
             if (current && uri) {
                 const target: RunArguments = { uri: current.code2ProtocolConverter.asUri(uri), mode: 'review-diff', scope: 'workspace' };
@@ -77,19 +84,19 @@ export function registerCommands(client: () => LanguageClient | undefined, resul
             }
         }),
         commands.registerCommand(CANCEL_COMMAND_ID, async () => {
-            const current = running();
+            const current = await running();
             if (current) {
                 await serverCommand(current, SERVER_CANCEL);
             }
         }),
         commands.registerCommand('deepthink.clearFindings', async () => {
-            const current = running();
+            const current = await running();
             if (current) {
                 await serverCommand(current, SERVER_CLEAR_DIAGNOSTICS);
             }
         }),
         commands.registerCommand(SHOW_RESULT_COMMAND_ID, async () => {
-            const current = running();
+            const current = await running();
             const markdown = current && (await resultMarkdown(current));
             if (current && !markdown) {
                 void window.showInformationMessage('Deep think: no result here. Select code that has one (hover shows it).');

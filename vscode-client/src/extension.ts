@@ -40,7 +40,10 @@ export async function activate(context: ExtensionContext): Promise<void> {
 
     context.subscriptions.push(
         workspace.registerTextDocumentContentProvider(RESULT_SCHEME, resultDocument),
-        ...registerCommands(() => client, resultDocument),
+        ...registerCommands(async () => {
+            await lifecycle;
+            return client;
+        }, resultDocument),
         commands.registerCommand('deepthink.setApiKey', () => setApiKey(context)),
         commands.registerCommand('deepthink.restart', restart),
         // The key reaches the server only through its environment, so a new key needs a new server.
