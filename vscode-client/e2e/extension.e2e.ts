@@ -325,6 +325,12 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium), with its bundle
         await screenshot('review-diff');
     });
 
+    it('clears the findings from the command palette', async () => {
+        await runPaletteCommand('Deep think: Clear findings');
+        await page.locator('.markers-panel .monaco-list-row', { hasText: DIFF_FINDING }).waitFor({ state: 'detached', timeout: WAIT });
+        await screenshot('findings-cleared');
+    });
+
     it("ignores the workspace's deepthink.baseUrl: no request reaches that URL", () => {
         // Every run above went to the scripted server given in the user's environment.
         assert.deepEqual(decoyRequests, []);
