@@ -231,7 +231,7 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium), with its bundle
         await waitFor(() => editorText().then((text) => text.includes(SYNTHESIS)), WAIT, () => 'no comment inserted');
         const text = await editorText();
         assert.ok(
-            text.startsWith(`# Deep think (explain):\n#\n# ${SYNTHESIS}\ndef divide(a, b):`),
+            text.startsWith('# Deep think') && text.includes(`# ${SYNTHESIS}\ndef divide(a, b):`),
             `unexpected editor text:\n${text}`,
         );
         await runStatus().filter({ hasText: 'done' }).waitFor({ timeout: WAIT });
@@ -268,7 +268,8 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium), with its bundle
 
     it('asks a question in an input box, and a click on the status bar item cancels the run', async () => {
         const before = await editorText();
-        await selectLines(8, 8); // print(divide(1, 0)), below the inserted comment
+        const print = await lineOf('print(divide(1, 0))'); // below the inserted comment
+        await selectLines(print, print);
         await chooseCodeAction('Deep think: ask…');
         const question = page.locator('.quick-input-widget input');
         await question.waitFor({ timeout: WAIT });
@@ -299,7 +300,7 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium), with its bundle
     });
 
     it('reviews a selection from the deep-think menu (its keybinding): findings in the Problems panel', async () => {
-        await selectLines(4, 5); // def divide(...) and its return, below the explain's comment
+        await selectLines(await lineOf('def divide'), await lineOf('return a / b'));
         await page.keyboard.press('Control+Alt+D');
         await chooseQuickPick('Review');
         // A new run resets the status bar item: no "cancelled" from the last one.
@@ -403,6 +404,13 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium), with its bundle
     }
 
     /** Select whole lines, 1-based and inclusive, as a user does with Shift+Down. */
+    /** The 1-based number of the editor's first line holding `text`. */
+    async function lineOf(text: string): Promise<number> {
+        const index = (await editorText()).split('\n').findIndex((line) => line.includes(text));
+        assert.ok(index >= 0, `no line holds "${text}"`);
+        return index + 1;
+    }
+
     async function selectLines(first: number, last: number): Promise<void> {
         await page.locator('.monaco-editor .view-lines').first().click();
         await page.keyboard.press('Control+Home');
