@@ -153,6 +153,7 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium), with its bundle
             'extensions.autoUpdate': false,
             'update.mode': 'none',
             'editor.hover.delay': 200,
+            'editor.hover.above': false, // below the code: the inserted comment stays in sight
             'workbench.reduceMotion': 'on', // screenshots without half-faded widgets
         };
         const codeServer = await startCodeServer({ dir, folder, env, userSettings });
