@@ -333,6 +333,16 @@ describe('Deep think in VS Code (code-server 4.100.3, Chromium), with its bundle
         await screenshot('findings-cleared');
     });
 
+    it('reviews the diff of the workspace from the Source Control view title', async () => {
+        await page.keyboard.press('Control+Shift+G');
+        const button = page.locator('.part.sidebar .action-label[aria-label*="Review diff of the workspace"]');
+        await button.waitFor({ timeout: WAIT });
+        await button.click();
+        await page.locator('.markers-panel .monaco-list-row', { hasText: DIFF_FINDING }).waitFor({ timeout: WAIT });
+        await runStatus().filter({ hasText: 'done' }).waitFor({ timeout: WAIT });
+        await screenshot('workspace-review-diff');
+    });
+
     it("ignores the workspace's deepthink.baseUrl: no request reaches that URL", () => {
         // Every run above went to the scripted server given in the user's environment.
         assert.deepEqual(decoyRequests, []);
