@@ -377,6 +377,12 @@ def test_search_skips_binary_files_and_reads_large_ones(root: Path) -> None:
     assert output == ["huge.txt:1001: needle", "small.txt:1: needle"]
 
 
+def test_search_in_one_binary_file_says_so(root: Path) -> None:
+    (root / "blob.bin").write_bytes(b"needle\0\0")
+    with pytest.raises(ToolError, match=r"blob\.bin is a binary file"):
+        call(Search, Workspace(root), pattern="needle", path="blob.bin")
+
+
 def test_search_in_a_subdirectory_applies_the_root_gitignore(ignoring_root: Path) -> None:
     write(ignoring_root / "src" / "debug.log", "main\n")
     output = call(Search, Workspace(ignoring_root), pattern="main", path="src")
