@@ -189,6 +189,11 @@ class LLMClient:
         self._thread.start()
         self._client: openai.AsyncOpenAI | None = None  # made by the first request
 
+    def warm_up(self) -> None:
+        """Import and build the openai client now, on the transport thread, so that the first
+        request does not wait for it."""
+        self._loop.call_soon_threadsafe(self._openai)
+
     def complete(
         self,
         *,

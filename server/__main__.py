@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import BinaryIO, cast
 
-from server.stdio_start import serve_stdio
+from server import __version__
+from server.framing import CheckedStdin
+from server.server import create_server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -14,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="deepthink-lsp",
         description="Deep-think code actions (explain, review, ask) as a language server.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "--tcp",
         nargs=2,
@@ -44,12 +48,9 @@ def main(argv: list[str] | None = None) -> None:
             port_number = int(port)
         except ValueError:
             parser.error(f"--tcp: PORT must be a number, got {port!r}")
-        # Imported here: on stdio, serve_stdio imports it while it answers `initialize`.
-        from server.server import create_server
-
         create_server().start_tcp(host, port_number)
     else:
-        serve_stdio()
+        create_server().start_io(cast(BinaryIO, CheckedStdin(sys.stdin.buffer)))
 
 
 if __name__ == "__main__":

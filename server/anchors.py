@@ -6,7 +6,7 @@ for, not to line numbers: while a job runs or after it finished, the user keeps 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from lsprotocol import types
@@ -71,19 +71,57 @@ def relocate(anchor: Anchor, text: str) -> Anchor | None:
     return None
 
 
-def follow(anchor: Anchor, change: types.TextDocumentContentChangeEvent) -> Anchor | None:
-    """The anchor after one content change; None when the change touched its lines."""
-    if isinstance(change, types.TextDocumentContentChangeWholeDocument):
-        return relocate(anchor, change.text)
-    start, end = change.range.start, change.range.end
-    if start.line > anchor.end:
-        return anchor
-    if end.line < anchor.start or (
-        end.line == anchor.start and end.character == 0 and _keeps_line_start(start, change.text)
-    ):
+def follow(
+    anchor: Anchor, changes: Sequence[types.TextDocumentContentChangeEvent], text: str
+) -> Anchor | None:
+    """The anchor after one `didChange`: its `changes` in order, and `text`, the result.
+
+    The change ranges say where the lines can be now; the text says whether they are still
+    there. Clients differ in how they report the same edit: inserting lines above the code
+    may come as a pure insertion, as a replacement of the code's first line by the new lines
+    plus that line (Neovim), or as the whole document (full-sync clients). So a change that
+    touches the lines only widens where to look, and the code is found again by its text.
+    """
+    window = _Window(anchor.start, anchor.end)
+    for change in changes:
+        if isinstance(change, types.TextDocumentContentChangeWholeDocument):
+            return relocate(anchor, text)
+        window = window.after(change)
+    return _find_in(anchor, split_lines(text), window)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The lines (inclusive) that may hold the anchored code after the changes so far."""
+
+    first: int
+    last: int
+
+    def after(self, change: types.TextDocumentContentChangePartial) -> _Window:
+        start, end = change.range.start, change.range.end
         added = len(split_lines(change.text)) - 1
-        removed = end.line - start.line
-        return anchor.moved(added - removed)
+        delta = added - (end.line - start.line)
+        if start.line > self.last:
+            return self
+        if end.line < self.first or (
+            end.line == self.first and end.character == 0 and _keeps_line_start(start, change.text)
+        ):
+            return _Window(self.first + delta, self.last + delta)
+        last = self.last + delta if end.line <= self.last else start.line + added
+        return _Window(min(self.first, start.line), max(last, start.line))
+
+
+def _find_in(anchor: Anchor, lines: list[str], window: _Window) -> Anchor | None:
+    """The anchored lines within the window, the lowest match first (lines inserted above
+    are the commonest change), exact before whitespace-only differences."""
+    size = len(anchor.lines)
+    starts = range(min(window.last - size + 1, len(lines) - size), window.first - 1, -1)
+    for same in (_identical, _same_but_whitespace):
+        for index in starts:
+            if index >= 0 and all(
+                same(lines[index + offset], line) for offset, line in enumerate(anchor.lines)
+            ):
+                return Anchor(index, tuple(lines[index : index + size]))
     return None
 
 

@@ -34,7 +34,7 @@ class NothingToDo(CannotRun):
 
 
 @dataclass(frozen=True)
-class Engine:
+class Resources:
     """What one job runs with."""
 
     config: Config
@@ -58,8 +58,8 @@ class Backend:
         """Invalid settings: refuse to run until they are fixed."""
         self._error = error
 
-    def acquire(self) -> Engine:
-        """The engine for a new job; `release` it when the job is over."""
+    def acquire(self) -> Resources:
+        """What a new job runs with; `release` it when the job is over."""
         if self._error or self.settings is None:
             raise CannotRun(f"deepthink settings: {self._error}")
         config = self.settings.config
@@ -77,14 +77,23 @@ class Backend:
             self._current = (identity, LLMClient(config.provider, key or "not-needed"))
         llm = self._current[1]
         self._users[llm] += 1
-        return Engine(config, llm, self._open_cache() if config.cache.enabled else None)
+        return Resources(config, llm, self._open_cache() if config.cache.enabled else None)
 
-    def release(self, engine: Engine) -> None:
-        self._users[engine.llm] -= 1
-        if self._users[engine.llm] <= 0:
-            del self._users[engine.llm]
-            if self._current is None or self._current[1] is not engine.llm:
-                _close(engine.llm)
+    def warm_up(self) -> None:
+        """Make the current client ready in the background, if a job could run now."""
+        try:
+            resources = self.acquire()
+        except CannotRun:
+            return
+        resources.llm.warm_up()
+        self.release(resources)
+
+    def release(self, resources: Resources) -> None:
+        self._users[resources.llm] -= 1
+        if self._users[resources.llm] <= 0:
+            del self._users[resources.llm]
+            if self._current is None or self._current[1] is not resources.llm:
+                _close(resources.llm)
 
     def close(self) -> None:
         """Close every client and the cache; jobs must have been cancelled first."""

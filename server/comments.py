@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from server.anchors import Anchor
+from server.plaintext import plain_text
 
 WIDTH = 100  # columns the comment is wrapped to, indentation and markers included
 _MIN_TEXT_WIDTH = 40
@@ -77,6 +78,9 @@ class Insertion:
     text: str
 
 
+DEFAULT_MAX_LINES = 30  # of the comment's text; the whole result stays on hover and in the preview
+
+
 def comment_insertion(
     lines: Sequence[str],
     anchor: Anchor,
@@ -84,13 +88,19 @@ def comment_insertion(
     heading: str,
     markdown: str,
     line_break: str = "\n",
+    max_lines: int = DEFAULT_MAX_LINES,
 ) -> Insertion:
-    """The comment to insert above the anchored lines, indented like the code it describes."""
+    """The comment to insert above the anchored lines, indented like the code it describes.
+
+    The result's markdown becomes plain prose and bullets (a comment is read in the code,
+    not rendered), cut to `max_lines` with a pointer to the whole result.
+    """
     line = _insertion_line(lines, anchor.start)
     indent = _indentation(lines[line : anchor.end + 1])
     width = max(_MIN_TEXT_WIDTH, WIDTH - len(indent) - 4)
-    # Every line break goes through wrap_markdown: one left in a line would end the comment.
-    body = [*wrap_markdown(heading, width), "", *wrap_markdown(markdown, width)]
+    # Every line break goes through the wrapping: one left in a line would end the comment.
+    label = textwrap.wrap(" ".join(heading.split()), width, break_long_words=False)
+    body = [*label, *_capped(plain_text(markdown, width), max_lines)]
     commented = (
         _line_comment(body, indent, style.line)
         if style.line is not None
@@ -101,29 +111,13 @@ def comment_insertion(
     return Insertion(line, "".join(text + line_break for text in commented))
 
 
-def wrap_markdown(markdown: str, width: int) -> list[str]:
-    """Re-flow long prose lines; code blocks, tables and headings keep their lines."""
-    out: list[str] = []
-    in_fence = False
-    for raw in markdown.strip().splitlines():
-        line = raw.rstrip()
-        stripped = line.lstrip()
-        if stripped.startswith(("```", "~~~")):
-            in_fence = not in_fence
-        if in_fence or stripped.startswith(("```", "~~~", "|", "#")) or len(line) <= width:
-            out.append(line)
-            continue
-        lead = line[: len(line) - len(stripped)]
-        marker = _list_marker(stripped)
-        out += textwrap.wrap(
-            stripped,
-            width=width,
-            initial_indent=lead,
-            subsequent_indent=lead + " " * len(marker),
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
-    return out
+def _capped(text: list[str], max_lines: int) -> list[str]:
+    if len(text) <= max_lines:
+        return text
+    kept = text[: max(max_lines - 1, 1)]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return [*kept, f"[… {len(text) - len(kept)} more lines: hover over the code to read it all]"]
 
 
 def _insertion_line(lines: Sequence[str], start: int) -> int:
@@ -141,16 +135,6 @@ def _indentation(lines: Sequence[str]) -> str:
     for line in lines:
         if line.strip():
             return line[: len(line) - len(line.lstrip(" \t"))]
-    return ""
-
-
-def _list_marker(text: str) -> str:
-    for bullet in ("- ", "* ", "+ "):
-        if text.startswith(bullet):
-            return bullet
-    digits = len(text) - len(text.lstrip("0123456789"))
-    if digits and text[digits : digits + 2] in (". ", ") "):
-        return text[: digits + 2]
     return ""
 
 

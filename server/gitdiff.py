@@ -1,16 +1,19 @@
-"""A file's uncommitted changes: the editor's text against the file in git's HEAD.
+"""Uncommitted changes: one file's, as the editor has it, or the whole workspace's.
 
-The diff is taken from the open document rather than `git diff` on disk, so that unsaved
-edits count and the line numbers in the diff (and so in the findings) are the buffer's.
+A file's diff is taken from the open document rather than `git diff` on disk, so that
+unsaved edits count and the line numbers in the diff (and so in the findings) are the
+buffer's. The workspace's is git's own, of the files as saved.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.context import split_lines
-from orchestrator.git import run_git
+from orchestrator.git import GitResult, run_git
 from server.backend import CannotRun, NothingToDo
 
 GIT_TIMEOUT = 10.0
@@ -37,6 +40,48 @@ def uncommitted_diff(path: Path, text: str, label: str) -> str:
     return result
 
 
+def workspace_diff(root: Path) -> str:
+    """Every uncommitted change to tracked files under `root`, paths relative to it."""
+    completed = _git(
+        root, ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--relative", "HEAD", "--"]
+    )
+    error = completed.stderr
+    if "not a git repository" in error:
+        raise CannotRun(f"{root} is not in a git repository: review diff compares with git HEAD")
+    if completed.returncode != 0:
+        raise CannotRun(f"git diff failed in {root}: {error}")
+    diff = completed.stdout.decode("utf-8", errors="replace")
+    if not diff.strip():
+        raise NothingToDo(f"{root.name} has no uncommitted changes: there is no diff to review")
+    return diff
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """Where a diff changed a file: its lines (1-based, inclusive) on the new side."""
+
+    path: str
+    start_line: int
+    end_line: int
+
+
+_FILE = re.compile(r"^\+\+\+ (?:b/)?(.+?)\t?$")
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+
+
+def changed_hunks(diff: str) -> list[Hunk]:
+    """The hunks of a unified diff; a pure deletion counts as the line after it."""
+    hunks: list[Hunk] = []
+    path = ""
+    for line in diff.splitlines():
+        if match := _FILE.match(line):
+            path = match.group(1)
+        elif (match := _HUNK.match(line)) and path != "/dev/null":
+            start, count = int(match.group(1)), int(match.group(2) or 1)
+            hunks.append(Hunk(path, max(start, 1), max(start + count - 1, start, 1)))
+    return hunks
+
+
 def _lines(text: str) -> list[str]:
     lines = split_lines(text)
     return lines[:-1] if lines[-1] == "" else lines  # a final line break starts no line
@@ -44,12 +89,7 @@ def _lines(text: str) -> list[str]:
 
 def _committed_text(path: Path) -> str:
     """HEAD's version of the file, or '' when it has none (a new file, a repo without commits)."""
-    try:
-        completed = run_git(["show", f"HEAD:./{path.name}"], path.parent, timeout=GIT_TIMEOUT)
-    except FileNotFoundError:
-        raise CannotRun("review diff needs git, and git is not on the PATH") from None
-    if completed.timed_out:
-        raise CannotRun(f"git did not answer within {GIT_TIMEOUT:g} s")
+    completed = _git(path.parent, ["show", f"HEAD:./{path.name}"])
     if completed.returncode == 0:
         return completed.stdout.decode("utf-8", errors="replace")
     error = completed.stderr
@@ -58,3 +98,13 @@ def _committed_text(path: Path) -> str:
     if any(phrase in error for phrase in _NOT_IN_HEAD):
         return ""
     raise CannotRun(f"git could not show the committed {path.name}: {error}")
+
+
+def _git(directory: Path, arguments: list[str]) -> GitResult:
+    try:
+        completed = run_git(arguments, directory, timeout=GIT_TIMEOUT)
+    except FileNotFoundError:
+        raise CannotRun("review diff needs git, and git is not on the PATH") from None
+    if completed.timed_out:
+        raise CannotRun(f"git did not answer within {GIT_TIMEOUT:g} s")
+    return completed

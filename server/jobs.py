@@ -2,8 +2,8 @@
 
 A job runs the blocking orchestrator in this module's own thread pool, never in pygls'
 pool (which also reads stdin) and never on the event loop. A job can be cancelled by
-its work-done progress token (`window/workDoneProgress/cancel`), by the request that
-started it while that request is open (`$/cancelRequest`), or all at once on shutdown.
+its work-done progress token (`window/workDoneProgress/cancel`), by its id
+(`deepthink.cancel`), or all at once (`deepthink.cancel` without an id, and shutdown).
 """
 
 from __future__ import annotations
@@ -23,23 +23,22 @@ _log = logging.getLogger(__name__)
 MAX_PARALLEL_JOBS = 8
 SHUTDOWN_GRACE = 5.0  # seconds cancelled jobs get to wind down before the server exits
 
-RequestId = int | str
 T = TypeVar("T")
 
 
 @dataclass
 class Job:
     uri: str
-    id: str = field(default_factory=lambda: f"deepthink-{uuid.uuid4()}")  # also its progress token
+    id: str = field(default_factory=lambda: f"deepthink-{uuid.uuid4()}")
     cancel: CancelToken = field(default_factory=CancelToken)
-    task: asyncio.Task[object] | None = None
+    task: asyncio.Future[None] | None = None
+    progress_token: str | int | None = None  # the job's id, or a token the client created
 
 
 class Jobs:
     def __init__(self, workers: int = MAX_PARALLEL_JOBS) -> None:
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="deepthink-job")
         self._running: dict[str, Job] = {}
-        self._requests: dict[RequestId, Job] = {}
 
     def start(self, uri: str) -> Job:
         job = Job(uri)
@@ -48,15 +47,6 @@ class Jobs:
 
     def finish(self, job: Job) -> None:
         self._running.pop(job.id, None)
-
-    def link_request(self, request_id: RequestId | None, job: Job) -> None:
-        """Let `$/cancelRequest` for this request cancel the job, until `unlink_request`."""
-        if request_id is not None:
-            self._requests[request_id] = job
-
-    def unlink_request(self, request_id: RequestId | None) -> None:
-        if request_id is not None:
-            self._requests.pop(request_id, None)
 
     async def run_in_thread(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
@@ -68,11 +58,12 @@ class Jobs:
         job.cancel.cancel(reason)
         return True
 
-    def cancel_request(self, request_id: RequestId) -> None:
-        job = self._requests.get(request_id)
-        if job is not None:
-            _log.info("request %s cancelled: cancelling %s", request_id, job.id)
-            job.cancel.cancel("cancelled")
+    def cancel_progress(self, token: str | int, reason: str = "cancelled") -> bool:
+        for job in list(self._running.values()):
+            if job.progress_token == token:
+                job.cancel.cancel(reason)
+                return True
+        return False
 
     def cancel_all(self, reason: str = "cancelled") -> int:
         jobs = list(self._running.values())

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from orchestrator.progress import AgentState, Snapshot
+from orchestrator.progress import AgentState, Phase, Snapshot
 from orchestrator.request import Mode
 from orchestrator.result import RunResult, RunStatus
 
@@ -27,8 +27,29 @@ def begin_message(mode: Mode, path: str, start_line: int, end_line: int) -> str:
     return f"{mode.value} {path}:{lines}"
 
 
-def report_message(snapshot: Snapshot) -> str:
-    """e.g. 'running: 1 done, 1 running — security: done, tests: running (120 tokens)'."""
+def report_message(snapshot: Snapshot, seconds: float) -> str:
+    """Short enough for a statusline: e.g. '3/4 agents · 1.2k tok · 8 s'."""
+    elapsed = f"{seconds:.0f} s"
+    if snapshot.phase is Phase.DECOMPOSING:
+        return f"planning · {elapsed}"
+    tokens = f"{_count(sum(agent.tokens for agent in snapshot.agents))} tok"
+    agents = f"{snapshot.finished_agents}/{len(snapshot.agents)} agents"
+    if snapshot.phase is Phase.SYNTHESISING:
+        return f"{agents} · merging · {tokens} · {elapsed}"
+    return f"{agents} · {tokens} · {elapsed}"
+
+
+def _count(number: int) -> str:
+    if number < 1000:
+        return str(number)
+    if number < 1_000_000:
+        return f"{number / 1000:.1f}k"
+    return f"{number / 1_000_000:.1f}M"
+
+
+def report_details(snapshot: Snapshot) -> str:
+    """For the log, e.g.
+    'running: 1 done, 1 running — security: done, tests: running (120 tokens)'."""
     agents = ", ".join(
         f"{agent.role}: {agent.state.value}"
         + (f" ({agent.tokens} tokens)" if agent.tokens and not agent.state.finished else "")
@@ -69,7 +90,17 @@ def hover_heading(mode: Mode, question: str | None, result: RunResult) -> str:
 
 
 def comment_heading(mode: Mode, question: str | None) -> str:
-    return f"Deep think ({mode.value}): {question}" if question else f"Deep think ({mode.value}):"
+    """The label above the comment's text, in words: 'Deep think — review:'."""
+    label = f"Deep think — {_MODE_WORDS[mode]}:"
+    return f"{label} {question}" if question else label
+
+
+_MODE_WORDS = {
+    Mode.EXPLAIN: "explanation",
+    Mode.REVIEW: "review",
+    Mode.ASK: "question",
+    Mode.REVIEW_DIFF: "review of the changes",
+}
 
 
 _NOTES: tuple[tuple[str, Callable[[RunResult], bool]], ...] = (
@@ -83,7 +114,8 @@ def _reasons(result: RunResult) -> str:
     return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 1] + "…"
 
 
-def _states(snapshot: Snapshot) -> tuple[object, ...]:
+def states(snapshot: Snapshot) -> tuple[object, ...]:
+    """What a report must not hold back: the phase and each agent's state."""
     return (snapshot.phase, *(agent.state for agent in snapshot.agents))
 
 
@@ -118,7 +150,7 @@ class ProgressReporter:
         """Progress subscriber: runs on a worker thread with the progress lock held."""
         with self._lock:
             self._latest = snapshot
-            urgent = _states(snapshot) != self._sent_states
+            urgent = states(snapshot) != self._sent_states
             # A state change overtakes a token count being held back; it does not wait for it.
             if self._closed or self._urgent or (self._scheduled and not urgent):
                 return
@@ -147,6 +179,6 @@ class ProgressReporter:
             snapshot = self._latest
             if self._closed or snapshot is None:
                 return
-            self._sent_states = _states(snapshot)
+            self._sent_states = states(snapshot)
             self._sent_at = self._clock()
         self._send(snapshot)

@@ -7,7 +7,7 @@ code when lines are added or removed above them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, Self, TypeVar
 
@@ -19,6 +19,9 @@ from server.anchors import Anchor, follow
 
 SOURCE = "deepthink"
 MAX_HOVERS_PER_DOCUMENT = 20
+MAX_RESULT_DOCUMENTS = 100
+
+Changes = Sequence[types.TextDocumentContentChangeEvent]
 
 Columns = Callable[[str], int]
 """How many columns a line has in the client's position encoding (UTF-16 by default)."""
@@ -63,9 +66,9 @@ class HoverStore:
                 return result
         return None
 
-    def follow(self, uri: str, change: types.TextDocumentContentChangeEvent) -> None:
+    def follow(self, uri: str, changes: Changes, text: str) -> None:
         if uri in self._results:
-            self._results[uri] = _follow_all(self._results[uri], change)
+            self._results[uri] = _follow_all(self._results[uri], changes, text)
 
 
 @dataclass(frozen=True)
@@ -141,21 +144,62 @@ class DiagnosticStore:
             item.diagnostic for found in self._by_review.values() for item in found.get(uri, [])
         ]
 
-    def follow(self, uri: str, change: types.TextDocumentContentChangeEvent) -> bool:
-        """Move or drop the document's diagnostics for one change; True if any did."""
+    def follow(self, uri: str, changes: Changes, text: str) -> bool:
+        """Move or drop the document's diagnostics for one didChange; True if any did."""
         moved = False
         for found in self._by_review.values():
             if uri in found:
                 before = found[uri]
-                found[uri] = _follow_all(before, change)
+                found[uri] = _follow_all(before, changes, text)
                 moved |= found[uri] != before
         return moved
 
 
-def _follow_all(items: list[_Item], change: types.TextDocumentContentChangeEvent) -> list[_Item]:
+def _follow_all(items: list[_Item], changes: Changes, text: str) -> list[_Item]:
     kept = []
     for item in items:
-        anchor = follow(item.anchor, change)
+        anchor = follow(item.anchor, changes, text)
         if anchor is not None:
             kept.append(item if anchor == item.anchor else item.moved(anchor))
     return kept
+
+
+@dataclass(frozen=True)
+class FinishedResult:
+    """A job's whole result, for `deepthink.result` (a client's preview of it)."""
+
+    job: str
+    uri: str
+    range: types.Range | None
+    mode: str
+    status: str
+    markdown: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "job": self.job,
+            "uri": self.uri,
+            "range": None if self.range is None else attrs.asdict(self.range),
+            "mode": self.mode,
+            "status": self.status,
+            "markdown": self.markdown,
+        }
+
+
+class FinishedResults:
+    """The newest result of each document (up to a bound), and the newest of all."""
+
+    def __init__(self, documents: int = MAX_RESULT_DOCUMENTS) -> None:
+        self._by_uri: dict[str, FinishedResult] = {}
+        self._documents = documents
+        self._newest: FinishedResult | None = None
+
+    def put(self, result: FinishedResult) -> None:
+        self._by_uri.pop(result.uri, None)
+        self._by_uri[result.uri] = result
+        while len(self._by_uri) > self._documents:
+            del self._by_uri[next(iter(self._by_uri))]
+        self._newest = result
+
+    def newest(self, uri: str | None = None) -> FinishedResult | None:
+        return self._newest if uri is None else self._by_uri.get(uri)

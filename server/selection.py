@@ -53,9 +53,10 @@ def selected_lines(selection: types.Range) -> tuple[int, int]:
 
 
 def take_selection(
-    uri: str, path: Path, root: Path, text: str, language_id: str, selection: types.Range
+    uri: str, path: Path, root: Path, text: str, language_id: str, selection: types.Range | None
 ) -> Selection:
-    first, last = selected_lines(selection)
+    """The selected lines, or the whole document without a selection."""
+    first, last = selected_lines(selection) if selection is not None else (0, len(text))
     return Selection(uri, path, root, text, language_id, anchor_lines(text, first, last))
 
 

@@ -6,19 +6,17 @@ Handlers here only translate; the work lives in the modules they call.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.json_rpc import MsgId
 from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
@@ -29,14 +27,14 @@ from server.actions import (
     ACTION_KIND,
     CANCEL_COMMAND,
     CLEAR_DIAGNOSTICS_COMMAND,
+    RESULT_COMMAND,
     RUN_COMMAND,
     code_actions,
     resolve_code_action,
 )
 from server.backend import Backend
-from server.initialize_cache import FirstInitialize
+from server.editor import Results
 from server.jobs import Jobs
-from server.results import DiagnosticStore, HoverStore
 from server.run import run_command
 from server.settings import SECTION, load_settings
 
@@ -46,32 +44,21 @@ SETTINGS_TIMEOUT = 10.0  # seconds a job waits for settings the client is still 
 
 
 class DeepThinkProtocol(LanguageServerProtocol):
-    """pygls' protocol with two repairs for jobs that outlive their request, and the
-    first `initialize` kept from being answered twice (server/stdio_start.py)."""
+    """pygls' protocol with two repairs: the progress token of `deepthink.run`, and shutdown
+    with jobs in flight."""
 
-    first_initialize: FirstInitialize | None = None
-
-    def _send_response(
-        self, msg_id: MsgId, result: Any | None = None, error: types.ResponseError | None = None
-    ) -> None:
-        # Every answer to a request passes here (pygls 2.1.1, protocol/json_rpc.py), the
-        # results of handlers as well as their errors.
-        first = self.first_initialize
-        if first is None or msg_id != first.msg_id:
-            super()._send_response(msg_id, result, error)
-            return
-        self.first_initialize = None
-        if first.answered is None:
-            super()._send_response(msg_id, result, error)
-        if error is not None:
-            first.settle(None)
-        else:  # as pygls' _send_data serializes it
-            first.settle(json.loads(json.dumps(result, default=self._serialize_message)))
-
-    def _handle_cancel_notification(self, msg_id: MsgId) -> None:
-        # pygls only cancels its own future for the request; the job runs on without this.
-        super()._handle_cancel_notification(msg_id)
-        cast(DeepThinkServer, self._server).jobs.cancel_request(msg_id)
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(
+        self, params: types.ExecuteCommandParams
+    ) -> Generator[Any, Any, Any]:
+        # pygls hands a command its arguments only: a progress token the client made for
+        # `deepthink.run` travels into the argument, where the job reads it.
+        match params:
+            case types.ExecuteCommandParams(
+                command=command, arguments=[dict() as argument], work_done_token=token
+            ) if command == RUN_COMMAND and token is not None:
+                argument.setdefault("workDoneToken", token)
+        return (yield from super().lsp_workspace__execute_command(params))
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
@@ -94,8 +81,7 @@ class DeepThinkServer(LanguageServer):
         super().__init__("deepthink-lsp", __version__, protocol_cls=DeepThinkProtocol)
         self.jobs = Jobs()
         self.backend = Backend()
-        self.hovers = HoverStore()
-        self.diagnostics = DiagnosticStore()
+        self.results = Results()
         self.init_options: object = None
         self.workspace_settings: object = None
         self.settings_update: asyncio.Task[None] | None = None
@@ -136,6 +122,14 @@ class DeepThinkServer(LanguageServer):
 
     # --- telling the user ----------------------------------------------------------------
 
+    async def apply_edit(self, edit: types.WorkspaceEdit) -> types.ApplyWorkspaceEditResult:
+        params = types.ApplyWorkspaceEditParams(edit=edit, label="Deep think")
+        return await self.workspace_apply_edit_async(params)
+
+    def columns(self, line: str) -> int:
+        columns: int = self.workspace.position_codec.client_num_units(line)
+        return columns
+
     def show(self, kind: types.MessageType, message: str) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
@@ -144,7 +138,7 @@ class DeepThinkServer(LanguageServer):
 
     def publish_diagnostics(self, uris: Iterable[str]) -> None:
         for uri in sorted(uris):
-            diagnostics = self.diagnostics.diagnostics(uri)
+            diagnostics = self.results.diagnostics.diagnostics(uri)
             self.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
             )
@@ -163,6 +157,8 @@ class DeepThinkServer(LanguageServer):
             return
         self.backend.configure(settings)
         _log.debug("settings applied: %s", settings)
+        # The first job would otherwise wait for the LLM client's import (about a second).
+        self.backend.warm_up()
 
     def refresh_settings(self, pushed: object = None) -> None:
         """Take new settings in order: pull them if the client can, else use what it pushed."""
@@ -238,29 +234,34 @@ def did_change_configuration(
 def did_open(ls: DeepThinkServer, params: types.DidOpenTextDocumentParams) -> None:
     # Results kept from before the document was closed find their code again.
     document = params.text_document
-    follow_change(ls, document.uri, [types.TextDocumentContentChangeWholeDocument(document.text)])
+    whole = types.TextDocumentContentChangeWholeDocument(document.text)
+    follow_changes(ls, document.uri, [whole], document.text)
 
 
 def did_change(ls: DeepThinkServer, params: types.DidChangeTextDocumentParams) -> None:
-    follow_change(ls, params.text_document.uri, params.content_changes)
+    # pygls has applied the changes already: the document holds the text they led to.
+    uri = params.text_document.uri
+    document = ls.open_document(uri)
+    if document is not None:
+        follow_changes(ls, uri, params.content_changes, document.source)
 
 
-def follow_change(
-    ls: DeepThinkServer, uri: str, changes: Iterable[types.TextDocumentContentChangeEvent]
+def follow_changes(
+    ls: DeepThinkServer,
+    uri: str,
+    changes: Sequence[types.TextDocumentContentChangeEvent],
+    text: str,
 ) -> None:
-    moved = False
-    for change in changes:
-        ls.hovers.follow(uri, change)
-        moved |= ls.diagnostics.follow(uri, change)
-    if moved:
+    ls.results.hovers.follow(uri, changes, text)
+    if ls.results.diagnostics.follow(uri, changes, text):
         ls.publish_diagnostics([uri])
 
 
 def hover(ls: DeepThinkServer, params: types.HoverParams) -> types.Hover | None:
-    result = ls.hovers.find(params.text_document.uri, params.position.line)
+    result = ls.results.hovers.find(params.text_document.uri, params.position.line)
     if result is None:
         return None
-    return result.hover(ls.workspace.position_codec.client_num_units)
+    return result.hover(ls.columns)
 
 
 def code_action(ls: DeepThinkServer, params: types.CodeActionParams) -> list[types.CodeAction]:
@@ -271,6 +272,7 @@ def code_action(ls: DeepThinkServer, params: types.CodeActionParams) -> list[typ
         params.range,
         params.context.only,
         resolve_command=ls.resolves_code_action_command,
+        invoked=params.context.trigger_kind != types.CodeActionTriggerKind.Automatic,
     )
 
 
@@ -284,7 +286,7 @@ def code_action_resolve(ls: DeepThinkServer, action: types.CodeAction) -> types.
 def work_done_progress_cancel(
     ls: DeepThinkServer, params: types.WorkDoneProgressCancelParams
 ) -> None:
-    ls.jobs.cancel(str(params.token), "cancelled by the user")
+    ls.jobs.cancel_progress(params.token, "cancelled by the user")
 
 
 async def shutdown(ls: DeepThinkServer, params: None) -> None:
@@ -292,14 +294,14 @@ async def shutdown(ls: DeepThinkServer, params: None) -> None:
     ls.backend.close()
 
 
-async def run(ls: DeepThinkServer, *arguments: Any) -> dict[str, str]:
-    """`deepthink.run {uri, range, mode, question?, output?}`."""
+def run(ls: DeepThinkServer, *arguments: Any) -> dict[str, str]:
+    """`deepthink.run {uri, range, mode, ...}`: starts a job and answers at once."""
     if len(arguments) != 1:
         raise JsonRpcInvalidParams(
-            f"{RUN_COMMAND}: expected one argument {{uri, range, mode, question?, output?}}, "
-            f"got {len(arguments)}"
+            f"{RUN_COMMAND}: expected one argument {{uri, range, mode, question?, output?, "
+            f"scope?, workDoneToken?}}, got {len(arguments)}"
         )
-    return await run_command(ls, arguments[0], ls.protocol.msg_id)
+    return run_command(ls, arguments[0])
 
 
 def clear_diagnostics(ls: DeepThinkServer, *arguments: Any) -> None:
@@ -315,12 +317,37 @@ def clear_diagnostics(ls: DeepThinkServer, *arguments: Any) -> None:
             raise JsonRpcInvalidParams(
                 f"{CLEAR_DIAGNOSTICS_COMMAND}: expected no argument or {{uri}}, got {shown}"
             )
-    ls.publish_diagnostics(ls.diagnostics.clear(uri))
+    ls.publish_diagnostics(ls.results.diagnostics.clear(uri))
 
 
 def cancel(ls: DeepThinkServer, *arguments: Any) -> int:
-    """`deepthink.cancel`: for clients that cannot cancel a progress; returns how many stopped."""
-    return ls.jobs.cancel_all("cancelled by the user")
+    """`deepthink.cancel [{job}]`: one job, or every one; returns how many were stopped."""
+    match arguments:
+        case () | (None,):
+            return ls.jobs.cancel_all("cancelled by the user")
+        case ({"job": str(job)},):
+            return 1 if ls.jobs.cancel(job, "cancelled by the user") else 0
+        case _:
+            shown = ", ".join(repr(argument) for argument in arguments)
+            raise JsonRpcInvalidParams(
+                f"{CANCEL_COMMAND}: expected no argument or {{job}}, got {shown:.200}"
+            )
+
+
+def result(ls: DeepThinkServer, *arguments: Any) -> dict[str, object] | None:
+    """`deepthink.result [{uri}]`: the newest whole result, of one document or of any."""
+    match arguments:
+        case () | (None,):
+            found = ls.results.finished.newest()
+        case ({"uri": str(uri)},):
+            newest = ls.results.finished.newest
+            found = newest(unquote(uri)) or newest(uri)
+        case _:
+            shown = ", ".join(repr(argument) for argument in arguments)
+            raise JsonRpcInvalidParams(
+                f"{RESULT_COMMAND}: expected no argument or {{uri}}, got {shown:.200}"
+            )
+    return None if found is None else found.to_json()
 
 
 def create_server() -> DeepThinkServer:
@@ -341,4 +368,5 @@ def create_server() -> DeepThinkServer:
     ls.command(RUN_COMMAND)(run)
     ls.command(CLEAR_DIAGNOSTICS_COMMAND)(clear_diagnostics)
     ls.command(CANCEL_COMMAND)(cancel)
+    ls.command(RESULT_COMMAND)(result)
     return ls

@@ -1,9 +1,9 @@
 """Editor settings: `initializationOptions` and the `deepthink` section of workspace/configuration.
 
-Both hold the YAML config's keys (provider, orchestrator, agent, council, context) plus
-the server's own: `output`. They are layered over the user and workspace YAML files and
-the environment, later sources winning. An API key is refused here as in YAML: it would
-travel through the LSP trace; the server reads it from its environment only.
+Both hold the YAML config's keys (provider, orchestrator, agent, council, context) plus the
+server's own: `output` and `comment.max_lines`. They are layered over the user and workspace
+YAML files and the environment, later sources winning. An API key is refused here as in
+YAML: it would travel through the LSP trace; the server reads it from its environment only.
 
 workspace/configuration answers per workspace folder, and a folder's editor settings (VS
 Code's `.vscode/settings.json`) can come with the repository, like its `.deepthink.yaml`.
@@ -30,6 +30,7 @@ from orchestrator.config import (
     user_config_path,
     user_only_keys,
 )
+from server.comments import DEFAULT_MAX_LINES
 
 SECTION = "deepthink"
 INIT_SOURCE = "initializationOptions"
@@ -45,6 +46,7 @@ class Output(StrEnum):
 class Settings:
     config: Config
     output: Output = Output.COMMENT
+    comment_max_lines: int = DEFAULT_MAX_LINES  # of an inserted comment's text
 
 
 def load_settings(
@@ -55,6 +57,7 @@ def load_settings(
 ) -> Settings:
     """Layer the editor's settings over the configuration; ConfigError says what is wrong."""
     output = Output.COMMENT
+    max_lines = DEFAULT_MAX_LINES
     overrides = []
     for name, values in ((INIT_SOURCE, init_options), (WORKSPACE_SOURCE, workspace_values)):
         config_values, server_values = _split(name, values)
@@ -67,8 +70,10 @@ def load_settings(
             )
         if "output" in server_values:
             output = _output(name, server_values["output"])
+        if "comment" in server_values:
+            max_lines = _comment_max_lines(name, server_values["comment"], max_lines)
         overrides.append(Source(name, config_values))
-    return Settings(load_config(workspace, overrides=overrides, env=env), output)
+    return Settings(load_config(workspace, overrides=overrides, env=env), output, max_lines)
 
 
 def parse_output(value: object) -> Output:
@@ -79,7 +84,7 @@ def parse_output(value: object) -> Output:
     raise ValueError(f"output: expected {choices}, got {shown(value)}")
 
 
-_SERVER_KEYS = ("output",)
+_SERVER_KEYS = ("output", "comment")
 
 
 def _split(name: str, values: object) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -107,3 +112,14 @@ def _output(name: str, value: object) -> Output:
         return parse_output(value)
     except ValueError as error:
         raise ConfigError(f"{name}: {error}") from None
+
+
+def _comment_max_lines(name: str, value: object, current: int) -> int:
+    if not isinstance(value, Mapping) or set(value) - {"max_lines"}:
+        raise ConfigError(f"{name}: comment: expected {{max_lines: <lines>}}, got {value!r:.200}")
+    lines = value.get("max_lines", current)
+    if isinstance(lines, bool) or not isinstance(lines, int) or lines < 1:
+        raise ConfigError(
+            f"{name}: comment.max_lines: expected a whole number of lines >= 1, got {lines!r:.50}"
+        )
+    return lines

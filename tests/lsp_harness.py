@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
@@ -30,6 +30,8 @@ AGENTS = 2  # few agents keep the scripted runs short
 TIMEOUT = 15.0  # generous: a slow CI machine must not fail a correct server
 
 T = TypeVar("T")
+EditStyle = Literal["insert", "neovim", "whole"]
+Edit = types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit
 
 # A file, the synthesis scripted for it, and the file once `explain` on `divide` has run.
 SOURCE = """\
@@ -48,9 +50,8 @@ COMMENTED = """\
 import math
 
 
-# Deep think (explain):
-#
-# ## Summary
+# Deep think — explanation:
+# Summary:
 # It divides by zero (`a.py:5`).
 def divide(a, b):
     return a / b
@@ -141,6 +142,12 @@ class Editor:
     documents: dict[str, TextDocument] = field(default_factory=dict)
     edits: list[types.ApplyWorkspaceEditParams] = field(default_factory=list)
     closed: bool = False
+    # How the editor reports an edit it applied: as the edit itself, as Neovim does (lines
+    # inserted above line L replace line L by themselves plus L), or as the whole document.
+    edit_style: EditStyle = "insert"
+    # The answer to the server's window/showMessageRequest: the title of an action, or None.
+    pick: Callable[[types.ShowMessageRequestParams], str | None] = lambda params: None
+    asked: list[types.ShowMessageRequestParams] = field(default_factory=list)
 
     # --- documents -----------------------------------------------------------------------
 
@@ -168,6 +175,7 @@ class Editor:
         self._change(uri, [types.TextDocumentContentChangePartial(range=at, text=text)])
 
     def _change(self, uri: str, changes: list[types.TextDocumentContentChangePartial]) -> None:
+        # (a whole-document change passes through here too, as full-sync clients send it)
         document = self.documents[uri]
         for change in changes:
             document.apply_change(change)
@@ -196,14 +204,30 @@ class Editor:
                 key=lambda edit: (edit.range.start.line, edit.range.start.character),
                 reverse=True,  # later edits first: earlier positions stay valid
             )
-            self._change(
-                document.uri,
-                [
-                    types.TextDocumentContentChangePartial(range=edit.range, text=_new_text(edit))
-                    for edit in ordered
-                ],
-            )
+            self._report(document, ordered)
         return types.ApplyWorkspaceEditResult(applied=True)
+
+    def _report(self, document: TextDocument, edits: list[Edit]) -> None:
+        changes = [types.TextDocumentContentChangePartial(e.range, _new_text(e)) for e in edits]
+        if self.edit_style == "insert":
+            self._change(document.uri, changes)
+            return
+        if self.edit_style == "whole":
+            edited = TextDocument(document.uri, document.source)
+            for change in changes:
+                edited.apply_change(change)
+            whole = types.TextDocumentContentChangeWholeDocument(edited.source)
+            self._change(document.uri, [whole])  # type: ignore[list-item]
+            return
+        lines = document.source.split("\n")
+        neovim = []
+        for change in changes:
+            start = change.range.start
+            assert change.range.start == change.range.end and start.character == 0, change
+            line = lines[start.line]
+            whole_line = types.Range(start, types.Position(start.line, len(line)))
+            neovim.append(types.TextDocumentContentChangePartial(whole_line, change.text + line))
+        self._change(document.uri, neovim)
 
     # --- requests ------------------------------------------------------------------------
 
@@ -305,7 +329,15 @@ async def editor(
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         return session.apply_edit(params)  # pygls tags handlers: it needs a plain function
 
+    def show_message_request(
+        params: types.ShowMessageRequestParams,
+    ) -> types.MessageActionItem | None:
+        session.asked.append(params)
+        title = session.pick(params)
+        return None if title is None else types.MessageActionItem(title=title)
+
     client.feature(types.WORKSPACE_APPLY_EDIT)(apply_edit)
+    client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)(show_message_request)
     client.set_configuration({"deepthink": {}})
     try:
         await client.initialize_session(
@@ -345,7 +377,7 @@ async def _connect(client: LanguageClient, port: int) -> None:
             await asyncio.sleep(0.05)
 
 
-def _new_text(edit: types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit) -> str:
+def _new_text(edit: Edit) -> str:
     assert not isinstance(edit, types.SnippetTextEdit), "the server sends no snippets"
     return edit.new_text
 

@@ -1,69 +1,68 @@
-"""A real Neovim drives deepthink-lsp: code action on a range, progress, inserted comment.
+"""Neovim 0.11 with the README's plain-LSP setup (no plugin) drives deepthink-lsp: the
+code-action menu on a selection, progress, the inserted comment.
 
-The editor side is tests/nvim/deepthink_test.lua; it uses the same setup as the README.
+The editor side is tests/nvim/deepthink_test.lua. The plugin has its own tests
+(tests/test_neovim_plugin.py), on Neovim 0.7.2 as well.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
+import os
 import sys
 from pathlib import Path
 
-import pytest
-
+from tests.editors import neovim, neovim_command, run_editor
 from tests.llm_server import ScriptedLLMServer
-from tests.lsp_harness import AGENTS, COMMENTED, PROJECT_ROOT, SOURCE, SYNTHESIS_TEXT, server_env
+from tests.lsp_harness import PROJECT_ROOT, SOURCE, server_env
 from tests.scenarios import script_run
 
-NVIM = shutil.which("nvim")
 SCRIPT = Path(__file__).parent / "nvim" / "deepthink_test.lua"
+README = PROJECT_ROOT / "README.md"
+SETUP_HEADING = "### Neovim without the plugin"
+SERVER = Path(sys.executable).parent / "deepthink-lsp"
+AGENTS = 4  # the server's default; the README's setup does not change it
+SYNTHESIS = "It divides by zero when b is 0."
 
-pytestmark = pytest.mark.skipif(
-    NVIM is None, reason="nvim is not installed (the project's test script installs neovim)"
-)
+
+def readme_setup() -> str:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index(SETUP_HEADING) :]
+    start = section.index("```lua\n") + len("```lua\n")
+    return section[start : section.index("```", start)]
 
 
-def test_neovim_runs_the_code_action_and_gets_the_comment(
+def test_the_readme_setup_runs_the_code_action_and_gets_the_comment(
     tmp_path: Path, llm_server: ScriptedLLMServer
 ) -> None:
-    assert NVIM is not None
-    script_run(llm_server, AGENTS, synthesis=SYNTHESIS_TEXT)
+    nvim = neovim("0.11.4")
+    assert SERVER.exists(), f"{SERVER} is missing: install the package (pip install -e .)"
+    script_run(llm_server, AGENTS, synthesis=SYNTHESIS)
     project = tmp_path / "project"
     project.mkdir()
     source = project / "a.py"
     source.write_text(SOURCE, encoding="utf-8")
-    expected = tmp_path / "expected.py"
-    expected.write_text(COMMENTED, encoding="utf-8")
-    result_file = tmp_path / "result.json"
+    setup = tmp_path / "setup.lua"
+    setup.write_text(readme_setup(), encoding="utf-8")
     home = tmp_path / "home"
     env = server_env(llm_server, home)  # Neovim passes its environment on to the server
     env.update(
         XDG_STATE_HOME=str(home / ".local" / "state"),
+        PATH=f"{SERVER.parent}{os.pathsep}{env['PATH']}",
+        DEEPTHINK_TEST_SETUP=str(setup),
         DEEPTHINK_TEST_FILE=str(source),
-        DEEPTHINK_TEST_EXPECTED=str(expected),
-        DEEPTHINK_TEST_RESULT=str(result_file),
-        DEEPTHINK_TEST_COMMAND=json.dumps([sys.executable, "-m", "server"]),
-        DEEPTHINK_TEST_CWD=str(PROJECT_ROOT),
-        DEEPTHINK_TEST_AGENTS=str(AGENTS),
-        DEEPTHINK_TEST_TITLE=f"Deep think: {AGENTS} agents",
+        DEEPTHINK_TEST_LINES=str(len(SOURCE.splitlines())),
     )
+    work = tmp_path / "nvim"
+    work.mkdir()
 
-    completed = subprocess.run(
-        [NVIM, "--headless", "--clean", "-n", "-i", "NONE", "-c", f"luafile {SCRIPT}"],
-        env=env,
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    outcome = run_editor(neovim_command(nvim, SCRIPT), env, project, work)
 
-    result = json.loads(result_file.read_text()) if result_file.exists() else {}
-    report = f"nvim exited {completed.returncode}\nresult: {result}\nstderr: {completed.stderr}"
-    assert completed.returncode == 0, report
-    assert result["ok"], report
-    assert result["lines"] == COMMENTED.splitlines()
-    kinds = [value["kind"] for value in result["progress"]]
+    assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
+    lines: list[str] = outcome.result["lines"]
+    comment = lines[: lines.index("def divide(a, b):")][3:]
+    assert comment and all(line.startswith("#") for line in comment), lines
+    assert SYNTHESIS in "\n".join(comment)
+    assert [line for line in lines if not line.startswith("#")] == SOURCE.splitlines()
+    kinds = [value["kind"] for value in outcome.result["progress"]]
     assert kinds[0] == "begin" and kinds[-1] == "end" and set(kinds[1:-1]) == {"report"}
-    assert result["server_exit"] == 0
+    assert outcome.result["errmsg"] == ""

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 
 from tests.gitrepo import git
 from tests.llm_server import Reply, ScriptedLLMServer
@@ -77,14 +76,17 @@ async def test_code_actions_are_listed_for_a_selection_and_resolved(
         actions = await code_actions(ed, uri, DIVIDE)
         resolved = [await ed.client.code_action_resolve_async(action) for action in actions]
         cursor = types.Range(types.Position(4, 2), types.Position(4, 2))
-        without_selection = await code_actions(ed, uri, cursor)
+        at_cursor = await code_actions(ed, uri, cursor)
+        automatic = types.CodeActionTriggerKind.Automatic
+        light_bulb = await code_actions(ed, uri, cursor, trigger_kind=automatic)
         only_quickfixes = await code_actions(ed, uri, DIVIDE, only=["quickfix"])
 
     assert [action.title for action in actions] == [
         "Deep think: explain",
         "Deep think: review",
         "Deep think: ask…",
-        "Deep think: review diff",
+        "Deep think: review diff (this file)",
+        "Deep think: review diff (workspace)",
     ]
     # Listing is instant: the command is only built on resolve.
     assert all(isinstance(a, types.CodeAction) and a.command is None for a in actions)
@@ -92,10 +94,14 @@ async def test_code_actions_are_listed_for_a_selection_and_resolved(
     commands = [action.command for action in resolved]
     assert all(c is not None and c.command == "deepthink.run" for c in commands)
     assert [list(c.arguments or []) for c in commands if c is not None] == [
-        [ed.run_arguments(uri, DIVIDE, mode)]
-        for mode in ("explain", "review", "ask", "review-diff")
+        *([ed.run_arguments(uri, DIVIDE, mode)] for mode in ("explain", "review", "ask")),
+        *([{"uri": uri, "mode": "review-diff", "scope": scope}] for scope in ("file", "workspace")),
     ]
-    assert without_selection == []
+    assert [action.title for action in at_cursor] == [
+        "Deep think: review diff (this file)",
+        "Deep think: review diff (workspace)",
+    ]
+    assert light_bulb == []  # not offered on every line unasked
     assert only_quickfixes == []
 
 
@@ -121,7 +127,10 @@ async def test_explain_reports_progress_inserts_the_comment_and_answers_hovers(
     assert reports and all(isinstance(report, types.WorkDoneProgressReport) for report in reports)
     percentages = [report.percentage for report in reports]
     assert percentages == sorted(percentages)
-    assert any("role 1" in (report.message or "") for report in reports)
+    messages = [report.message or "" for report in reports]
+    assert all(len(message) <= 60 for message in messages)
+    assert any(message.startswith(f"1/{AGENTS} agents · ") for message in messages), messages
+    assert any("role 1: done" in log.message for log in ed.client.log_messages)  # the details
     assert isinstance(end, types.WorkDoneProgressEnd)
     assert end.message is not None and end.message.startswith("done in ")
     assert f"{AGENTS} of {AGENTS} agents answered" in end.message
@@ -162,7 +171,7 @@ async def test_review_publishes_findings_that_follow_the_inserted_comment(
         await ed.command("deepthink.clearDiagnostics")
         await wait_until(lambda: not ed.client.diagnostics[uri], "the diagnostics to be cleared")
 
-    assert ed.text(uri).startswith("import math\n\n\n# Deep think (review):\n#\n# Risky division")
+    assert ed.text(uri).startswith("import math\n\n\n# Deep think — review:\n# Risky division")
     assert diagnostic.source == "deepthink"
     assert diagnostic.severity == types.DiagnosticSeverity.Error
     assert diagnostic.message == "Division by zero when b is 0."
@@ -191,33 +200,56 @@ async def test_cancel_through_the_progress_stops_the_job_and_its_llm_requests(
     assert ed.text(uri) == SOURCE
 
 
-async def test_cancel_request_stops_a_job_held_open_for_a_client_without_progress(
+async def test_a_client_without_progress_gets_the_reply_at_once_messages_and_a_cancel(
     tmp_path: Path, llm_server: ScriptedLLMServer
 ) -> None:
     script_blocked_agents(llm_server)
     async with editor(tmp_path, llm_server, progress=False) as ed:
         uri = ed.open("a.py", SOURCE)
 
-        command = asyncio.ensure_future(
-            ed.client.protocol.send_request_async(  # type: ignore[no-untyped-call]
-                types.WORKSPACE_EXECUTE_COMMAND,
-                types.ExecuteCommandParams(
-                    command="deepthink.run",
-                    arguments=[ed.run_arguments(uri, DIVIDE, "explain")],
-                ),
-                msg_id="run-1",
-            )
-        )
+        reply = await ed.run(uri, DIVIDE, "explain")  # would time out if the job held it
+        started = await ed.message("started; the command deepthink.cancel stops it")
         await agents_waiting(llm_server)
-        ed.client.cancel_request(types.CancelParams(id="run-1"))
-        with pytest.raises(JsonRpcException):
-            await asyncio.wait_for(command, TIMEOUT)
+        stopped = await ed.command("deepthink.cancel", {"job": reply["job"]})
+        ended = await ed.message("Deep think cancelled")
         requests = await asyncio.to_thread(llm_server.wait_settled, TIMEOUT)
-        await ed.hover(uri, 3)  # the job has wound down: nothing was delivered before this
+        again = await ed.command("deepthink.cancel", {"job": reply["job"]})
 
+    assert reply["status"] == "running"
+    assert started.message.startswith(f"Deep think: {AGENTS} agents: explain a.py:4-5 started")
+    assert stopped == 1 and again == 0
+    assert ended.type == types.MessageType.Info
     assert len(requests) == 1 + AGENTS
     assert all(request.aborted for request in requests[1:])
     assert ed.edits == []
+    assert any("decomposing" in log.message for log in ed.client.log_messages)
+
+
+@pytest.mark.filterwarnings("ignore:Unknown progress token")  # the test client made none
+async def test_a_progress_token_the_client_made_is_the_one_reported_and_cancelled(
+    tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    script_blocked_agents(llm_server)
+    async with editor(tmp_path, llm_server) as ed:
+        uri = ed.open("a.py", SOURCE)
+        arguments = ed.run_arguments(uri, DIVIDE, "explain")
+        await asyncio.wait_for(
+            ed.client.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    command="deepthink.run", arguments=[arguments], work_done_token="mine-1"
+                )
+            ),
+            TIMEOUT,
+        )
+        await agents_waiting(llm_server)
+        ed.client.window_work_done_progress_cancel(
+            types.WorkDoneProgressCancelParams(token="mine-1")
+        )
+        progress = await ed.progress_end("mine-1")
+
+    assert isinstance(progress[0], types.WorkDoneProgressBegin)
+    assert progress[-1].message == "cancelled"
+    assert list(ed.client.progress_reports) == ["mine-1"]  # no progress of the server's own
 
 
 async def test_requests_are_answered_while_a_job_waits_for_the_llm(
@@ -233,7 +265,7 @@ async def test_requests_are_answered_while_a_job_waits_for_the_llm(
         actions = await asyncio.wait_for(code_actions(ed, uri, DIVIDE), TIMEOUT)
 
     assert hover is None  # no result yet
-    assert len(actions) == 4
+    assert len(actions) == 5
 
 
 async def test_shutdown_with_a_job_in_flight_cancels_it_and_exits_cleanly(

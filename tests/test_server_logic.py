@@ -9,19 +9,26 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from pygls.workspace import TextDocument
 
 from orchestrator.config import ConfigError
 from orchestrator.context import split_lines
 from orchestrator.progress import AgentState, AgentStatus, Phase, Snapshot
 from orchestrator.request import Mode
 from orchestrator.result import AgentResult, Finding, RunResult, RunStatus, Severity
-from server.actions import code_actions, parse_run_arguments, resolve_code_action
+from server.actions import Scope, code_actions, parse_run_arguments, resolve_code_action
 from server.anchors import Anchor, anchor_lines, follow, line_break_of, relocate
 from server.backend import Backend, CannotRun, NothingToDo
 from server.citations import link_citations
-from server.comments import comment_insertion, style_for, wrap_markdown
+from server.comments import comment_insertion, style_for
 from server.gitdiff import uncommitted_diff
-from server.reporting import ProgressReporter, begin_title, end_message, report_message
+from server.reporting import (
+    ProgressReporter,
+    begin_title,
+    end_message,
+    report_details,
+    report_message,
+)
 from server.results import DiagnosticStore, HoverStore, finding_diagnostic
 from server.selection import (
     DEFAULT_QUESTION,
@@ -70,29 +77,56 @@ def test_relocate_tolerates_whitespace_changes_and_gives_up_on_real_ones() -> No
     assert relocate(Anchor(0, (*split_lines(CODE), "more")), CODE) is None
 
 
+def followed(anchor: Anchor, text: str, *changes: types.TextDocumentContentChangeEvent) -> object:
+    """`follow` as the server calls it: the changes of one didChange and the text they lead to."""
+    document = TextDocument("file:///w/a.py", text)
+    for change in changes:
+        document.apply_change(change)
+    return follow(anchor, changes, document.source)
+
+
 def test_follow_moves_with_lines_added_or_removed_above() -> None:
     anchor = anchor_lines(CODE, 2, 3)
-    assert follow(anchor, partial(at(1), at(1), "a\nb\n")) == anchor.moved(2)
-    assert follow(anchor, partial(at(0), at(2), "")) == anchor.moved(-2)  # whole lines removed
-    assert follow(anchor, partial(at(2), at(2), "# comment\n")) == anchor.moved(1)
-    assert follow(anchor, partial(at(0, 3), at(0, 5), "xyz")) == anchor  # within a line above
-    assert follow(anchor, partial(at(5), at(6), "changed below")) == anchor
+    assert followed(anchor, CODE, partial(at(1), at(1), "a\nb\n")) == anchor.moved(2)
+    assert followed(anchor, CODE, partial(at(0), at(2), "")) == anchor.moved(-2)
+    assert followed(anchor, CODE, partial(at(2), at(2), "# comment\n")) == anchor.moved(1)
+    assert followed(anchor, CODE, partial(at(0, 3), at(0, 5), "xyz")) == anchor
+    assert followed(anchor, CODE, partial(at(5), at(6), "changed below")) == anchor
+    two = (partial(at(0), at(0), "# one\n"), partial(at(1), at(1), "# two\n"))
+    assert followed(anchor, CODE, *two) == anchor.moved(2)
+
+
+def test_follow_keeps_the_anchor_when_its_first_line_is_replaced_by_lines_plus_itself() -> None:
+    # Neovim reports lines inserted above line 2 as a replacement of line 2.
+    anchor = anchor_lines(CODE, 2, 3)
+    first = CODE.split("\n")[2]
+    neovim = partial(at(2), at(2, len(first)), f"# Deep think:\n# it returns x\n{first}")
+    assert followed(anchor, CODE, neovim) == anchor.moved(2)
+    # ... and the same edit followed by a pure insertion in the same didChange.
+    assert followed(anchor, CODE, neovim, partial(at(0), at(0), "# top\n")) == anchor.moved(3)
 
 
 def test_follow_drops_the_anchor_when_its_lines_are_touched() -> None:
     anchor = anchor_lines(CODE, 2, 3)
-    assert follow(anchor, partial(at(3, 4), at(3, 10), "yield")) is None
-    assert follow(anchor, partial(at(2), at(2), "async ")) is None  # prefixes the first line
-    assert follow(anchor, partial(at(1, 0), at(2, 0), "")) == anchor.moved(-1)
-    assert follow(anchor, partial(at(0, 9), at(2, 0), "")) is None  # joins it to a line above
-    assert follow(anchor, partial(at(3, 12), at(4, 0), "")) is None  # joins the next line in
+    assert followed(anchor, CODE, partial(at(3, 4), at(3, 10), "yield")) is None
+    assert followed(anchor, CODE, partial(at(2), at(2), "async ")) is None  # prefixes line 1
+    assert followed(anchor, CODE, partial(at(1, 0), at(2, 0), "")) == anchor.moved(-1)
+    assert followed(anchor, CODE, partial(at(0, 9), at(2, 0), "")) is None  # joins a line above
+    assert followed(anchor, CODE, partial(at(3, 12), at(5, 0), "")) is None  # joins the next
+    assert followed(anchor, CODE, partial(at(3), at(3), "    y = 1\n")) is None  # splits it
+
+
+def test_follow_does_not_jump_to_a_copy_of_the_code_elsewhere() -> None:
+    text = "def f(x):\n    return x\n\ndef f(x):\n    return x\n"
+    anchor = anchor_lines(text, 3, 4)
+    assert followed(anchor, text, partial(at(4, 11), at(4, 12), "y")) is None
 
 
 def test_follow_relocates_after_a_whole_document_change() -> None:
     anchor = anchor_lines(CODE, 2, 3)
     whole = types.TextDocumentContentChangeWholeDocument(text="# header\n" + CODE)
-    assert follow(anchor, whole) == anchor.moved(1)
-    assert follow(anchor, types.TextDocumentContentChangeWholeDocument(text="")) is None
+    assert followed(anchor, CODE, whole) == anchor.moved(1)
+    assert followed(anchor, CODE, types.TextDocumentContentChangeWholeDocument(text="")) is None
 
 
 # --- comments --------------------------------------------------------------------------------
@@ -133,7 +167,7 @@ def test_comment_is_inserted_above_the_selection_and_indented_like_it() -> None:
     assert style is not None
     insertion = comment_insertion(lines, Anchor(1, tuple(lines[1:])), style, "H:", "one\n\ntwo")
     assert insertion.line == 1
-    assert insertion.text == "    # H:\n    #\n    # one\n    #\n    # two\n"
+    assert insertion.text == "    # H:\n    # one\n    #\n    # two\n"
 
 
 def test_every_line_of_heading_and_text_is_commented() -> None:
@@ -151,14 +185,14 @@ def test_no_comment_line_ends_in_a_backslash_that_would_continue_it() -> None:
     assert style is not None
     lines = ["int x = 1;"]
     insertion = comment_insertion(lines, Anchor(0, tuple(lines)), style, "H:", "hard\\\nbreak \\ ")
-    assert insertion.text == "// H:\n//\n// hard\n// break\n"
+    assert insertion.text == "// H:\n// hard\n// break\n"
 
 
 def test_comment_keeps_the_documents_line_breaks() -> None:
     style = style_for("go")
     assert style is not None
     insertion = comment_insertion(["x := 1"], Anchor(0, ("x := 1",)), style, "H:", "a", "\r\n")
-    assert insertion.text == "// H:\r\n//\r\n// a\r\n"
+    assert insertion.text == "// H:\r\n// a\r\n"
 
 
 def test_comment_never_splits_a_continued_line_or_goes_above_a_shebang() -> None:
@@ -173,18 +207,39 @@ def test_block_comments_cannot_be_closed_by_the_text() -> None:
     style = style_for("css")
     assert style is not None
     insertion = comment_insertion(["  a { }"], Anchor(0, ("  a { }",)), style, "H:", "x */ y")
-    assert insertion.text == "  /*\n  H:\n\n  x * / y\n  */\n"
+    assert insertion.text == "  /*\n  H:\n  x * / y\n  */\n"
 
 
-def test_markdown_is_rewrapped_except_code_and_tables() -> None:
-    long_item = "- " + "word " * 20
-    code = "```\n" + "x = 1  " * 20 + "\n```"
-    table = "| " + "cell | " * 20
-    wrapped = wrap_markdown("\n".join([long_item, code, table]), 40)
-    assert all(len(line) <= 40 for line in wrapped[:3])
-    assert wrapped[1].startswith("  word")  # hanging indent under the bullet
-    assert ("x = 1  " * 20).rstrip() in wrapped
-    assert table.rstrip() in wrapped
+def test_markdown_reads_as_plain_text_in_the_comment() -> None:
+    style = style_for("python")
+    assert style is not None
+    markdown = (
+        "## Summary\nIt **divides** by zero ([`a.py:5`](file:///w/a.py#L5)).\n\n"
+        "- " + "word " * 30 + "\n- short\n\n```\n" + "x = 1  " * 20 + "\n```\n"
+    )
+    text = comment_insertion(["y = 2"], Anchor(0, ("y = 2",)), style, "H:", markdown).text
+    assert "#" not in text.replace("# ", "").replace("#\n", "")  # no markdown headings
+    assert "**" not in text and "](" not in text and "file://" not in text
+    lines = text.splitlines()
+    assert lines[:3] == ["# H:", "# Summary:", "# It divides by zero (`a.py:5`)."]
+    assert all(len(line) <= 100 for line in lines if "x = 1" not in line)
+    bullet = next(n for n, line in enumerate(lines) if line.startswith("# - word"))
+    assert lines[bullet + 1].startswith("#   word")  # continued under the bullet's text
+    assert "#     " + ("x = 1  " * 20).rstrip() in lines  # code keeps its line, indented
+
+
+def test_a_long_result_is_cut_to_max_lines_with_a_pointer_to_the_rest() -> None:
+    style = style_for("go")
+    assert style is not None
+    markdown = "\n\n".join(f"Paragraph {n}." for n in range(20))
+    text = comment_insertion(["x := 1"], Anchor(0, ("x := 1",)), style, "H:", markdown, max_lines=5)
+    assert text.text.splitlines() == [
+        "// H:",
+        "// Paragraph 0.",
+        "//",
+        "// Paragraph 1.",
+        "// [… 36 more lines: hover over the code to read it all]",
+    ]
 
 
 # --- citations -------------------------------------------------------------------------------
@@ -251,6 +306,9 @@ def test_run_arguments_are_read_as_a_client_sends_them() -> None:
         ({"uri": ""}, "uri: expected a document URI"),
         ({"question": 3}, "question: expected a string"),
         ({"selection": "x"}, "unknown argument keys: selection"),
+        ({"range": None}, "range: expected"),
+        ({"mode": "review-diff", "scope": "repo"}, "scope: expected 'file' or 'workspace'"),
+        ({"workDoneToken": True}, "workDoneToken: expected a string or an integer"),
     ],
 )
 def test_bad_run_arguments_say_what_is_wrong(change: dict[str, object], complaint: str) -> None:
@@ -258,19 +316,40 @@ def test_bad_run_arguments_say_what_is_wrong(change: dict[str, object], complain
         parse_run_arguments({**ARGUMENTS, **change})
 
 
+def test_a_review_diff_needs_no_range_and_may_cover_the_workspace() -> None:
+    args = parse_run_arguments({"uri": URI, "mode": "review-diff", "scope": "workspace"})
+    assert (args.range, args.scope) == (None, Scope.WORKSPACE)
+    assert parse_run_arguments({"uri": URI, "mode": "review-diff"}).scope is Scope.FILE
+    token = parse_run_arguments({**ARGUMENTS, "workDoneToken": "client-1"})
+    assert token.work_done_token == "client-1"
+    assert token.to_json()["workDoneToken"] == "client-1"
+
+
 def test_code_actions_carry_the_command_now_or_on_resolve() -> None:
     later = code_actions(URI, SELECTED, None, resolve_command=True)
     now = code_actions(URI, SELECTED, None, resolve_command=False)
-    assert [action.command for action in later] == [None] * 4
+    assert [action.command for action in later] == [None] * 5
     assert [resolve_code_action(action) for action in later] == now
     assert now[2].command is not None
     assert now[2].command.arguments == [{"uri": URI, "range": ARGUMENTS["range"], "mode": "ask"}]
+    assert [action.title for action in now] == [
+        "Deep think: explain",
+        "Deep think: review",
+        "Deep think: ask…",
+        "Deep think: review diff (this file)",
+        "Deep think: review diff (workspace)",
+    ]
+    assert now[4].command is not None
+    assert now[4].command.arguments == [{"uri": URI, "mode": "review-diff", "scope": "workspace"}]
 
 
-def test_code_actions_need_a_selection_and_a_matching_kind() -> None:
-    assert code_actions(URI, types.Range(at(2, 1), at(2, 1)), None, True) == []
+def test_code_actions_at_a_cursor_offer_the_review_diffs_when_asked_for() -> None:
+    cursor = types.Range(at(2, 1), at(2, 1))
+    asked = code_actions(URI, cursor, None, True, invoked=True)
+    assert [action.data["scope"] for action in asked] == ["file", "workspace"]  # type: ignore[index]
+    assert code_actions(URI, cursor, None, True, invoked=False) == []  # no light bulb everywhere
     assert code_actions(URI, SELECTED, ["quickfix"], True) == []
-    assert len(code_actions(URI, SELECTED, ["deepthink"], True)) == 4
+    assert len(code_actions(URI, SELECTED, ["deepthink"], True)) == 5
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -370,10 +449,11 @@ def test_hovers_answer_on_their_lines_newest_first_until_edited_away() -> None:
     assert found is not None and found.markdown == "new"
     hover = found.hover()
     assert hover.range == types.Range(at(3), at(3, 12))
-    store.follow(URI, partial(at(0), at(0), "# top\n"))
+    text = "# top\n" + CODE
+    store.follow(URI, [partial(at(0), at(0), "# top\n")], text)
     moved = store.find(URI, 3)
     assert moved is not None and moved.markdown == "old"
-    store.follow(URI, partial(at(3, 0), at(3, 3), ""))
+    store.follow(URI, [partial(at(3, 0), at(3, 3), "")], text.replace("def f", " f"))
     assert store.find(URI, 3) is None
 
 
@@ -401,9 +481,11 @@ def test_a_review_replaces_only_its_own_diagnostics_which_follow_edits() -> None
     assert store.replace(URI, {URI: items(4)}) == {URI}
     assert store.replace("file:///w/b.py", {URI: items(7)}) == {URI}
     assert [d.range.start.line for d in store.diagnostics(URI)] == [3, 6]
-    assert store.follow(URI, partial(at(0), at(0), "# top\n"))
+    text = "# top\n" + CODE
+    assert store.follow(URI, [partial(at(0), at(0), "# top\n")], text)
     assert [d.range.start.line for d in store.diagnostics(URI)] == [4, 7]
-    assert store.follow(URI, partial(at(4, 4), at(4, 10), "yield"))  # the flagged line edited
+    edited = text.replace("    return x", "    yield x")
+    assert store.follow(URI, [partial(at(4, 4), at(4, 10), "yield")], edited)  # flagged line
     assert [d.range.start.line for d in store.diagnostics(URI)] == [7]
     assert store.clear("file:///w/b.py") == {URI}
     assert store.diagnostics(URI) == []
@@ -420,9 +502,14 @@ def test_progress_texts() -> None:
     snapshot = Snapshot(Phase.RUNNING, (agent(0, AgentState.DONE), agent(1, AgentState.RUNNING, 7)))
     assert begin_title(1) == "Deep think: 1 agent"
     assert begin_title(4) == "Deep think: 4 agents"
-    assert report_message(snapshot) == (
+    assert report_message(snapshot, 8.2) == "1/2 agents · 7 tok · 8 s"
+    assert report_details(snapshot) == (
         "running: 1 done, 1 running — role 1: done, role 2: running (7 tokens)"
     )
+    many = Snapshot(Phase.SYNTHESISING, tuple(agent(n, AgentState.DONE, 1234) for n in range(16)))
+    assert report_message(many, 61) == "16/16 agents · merging · 19.7k tok · 61 s"
+    assert report_message(Snapshot(Phase.DECOMPOSING, ()), 0.4) == "planning · 0 s"
+    assert len(report_message(many, 12345)) <= 60
     answers = [
         AgentResult(0, "r", "q", "m", AgentState.DONE, answer="a"),
         AgentResult(1, "r", "q", "m", AgentState.FAILED, error="boom"),

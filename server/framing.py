@@ -1,0 +1,58 @@
+"""stdin for pygls, ended on framing its read loop cannot survive, with a logged reason.
+
+pygls 2.1 (pygls/io_.py, `run_async`) reads whatever length a Content-Length header names
+(a first message claiming 10^12 bytes ended in MemoryError), and reads past a header it
+cannot parse as if it were not there, taking the body for headers from then on. Neither can
+be recovered from without guessing where the next message starts: the server stops, saying
+why, as at the end of its input. pygls reads stdin with `readline()` and `read(n)` only
+(`StdinAsyncReader`), so this wraps those two.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Protocol
+
+_log = logging.getLogger(__name__)
+
+# A message of this size is no editor's.
+MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+# pygls' own header pattern: a header it would not take is one it would skip.
+_CONTENT_LENGTH = re.compile(rb"^Content-Length: (\d+)\r\n$")
+_HEADER_SHOWN_BYTES = 80
+
+
+class Reader(Protocol):
+    def readline(self) -> bytes: ...
+
+    def read(self, n: int, /) -> bytes: ...
+
+
+class CheckedStdin:
+    def __init__(self, stdin: Reader) -> None:
+        self._stdin = stdin
+        self._ended = False
+
+    def readline(self) -> bytes:
+        if self._ended:
+            return b""
+        line = self._stdin.readline()
+        if line[:15].lower() != b"content-length:":
+            return line
+        match = _CONTENT_LENGTH.fullmatch(line)
+        if match is None:
+            return self._end(f"a header pygls cannot read: {line[:_HEADER_SHOWN_BYTES]!r}")
+        if int(match[1]) > MAX_MESSAGE_BYTES:
+            return self._end(
+                f"a message of {int(match[1])} bytes, over the limit of {MAX_MESSAGE_BYTES}"
+            )
+        return line
+
+    def read(self, n: int, /) -> bytes:
+        return b"" if self._ended else self._stdin.read(n)
+
+    def _end(self, problem: str) -> bytes:
+        _log.error("the client sent %s; stopping, as the next message cannot be found", problem)
+        self._ended = True
+        return b""
