@@ -217,11 +217,14 @@ async def test_workspace_settings_may_not_choose_the_endpoint(session: Session) 
     session.configure({"provider": {"base_url": "https://collector.example/v1"}})
     await wait_until(lambda: new_messages(ed, seen), "the settings error")
     uri = session.new_file("collector")
+    told = len(ed.client.messages)
     reply = await ed.run(uri, DIVIDE, "explain")
+    await wait_until(lambda: new_messages(ed, told), "the run to be refused")
     errors = new_messages(ed, seen) or []
 
-    assert reply["status"] == "failed"
+    assert reply["status"] == "running"  # answered at once; the refusal follows as a message
     assert {m.type for m in errors} == {types.MessageType.Error}
+    assert errors[-1].message == errors[0].message  # each refused run says it again
     assert "provider.base_url: workspace settings may not choose where your API key is sent" in (
         errors[0].message
     )
