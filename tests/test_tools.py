@@ -642,6 +642,22 @@ def test_search_shows_no_line_of_a_secret(secrets_root: Path) -> None:
     ]
 
 
+def test_git_diff_leaves_out_the_changes_of_a_tracked_secret(repo: Path) -> None:
+    write(repo / ".env", "TOKEN=old\n")
+    write(repo / "keys" / "deploy key.pem", "old\n")
+    git(repo, "add", ".env", "keys")
+    git(repo, "commit", "-q", "-m", "Add secrets")
+    write(repo / ".env", "TOKEN=hunter2\n")
+    write(repo / "keys" / "deploy key.pem", "hunter2\n")
+    git(repo, "mv", "keys/deploy key.pem", "keys/moved.pem")
+
+    output = call(GitDiff, Workspace(repo))
+
+    assert "hunter2" not in output and "TOKEN" not in output
+    assert "+second" in output  # notes.txt, which anyone may read
+    assert output.endswith("[changes to 3 file(s) agents may not read are not shown]\n")
+
+
 def test_allow_and_deny_paths_adjust_what_agents_may_read(secrets_root: Path) -> None:
     policy = ReadPolicy(allow=(".env", "local/"), deny=("src/settings.py",))
     workspace = Workspace(secrets_root).with_policy(policy)
