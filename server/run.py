@@ -169,7 +169,9 @@ async def _execute(
     if args.mode.is_review:
         ls.publish_diagnostics(ls.results.diagnostics.clear(review_key(args, selection)))
     channel = await _open_channel(ls, job, args)
-    channel.begin(begin_title(resources.config.orchestrator.parallel_agents), _begin(args, selection))
+    channel.begin(
+        begin_title(resources.config.orchestrator.parallel_agents), _begin(args, selection)
+    )
     progress = Progress()
     reporter = ProgressReporter(asyncio.get_running_loop(), channel.report)
     progress.subscribe(reporter.on_snapshot)
