@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator import prompts
+from orchestrator.answers import corrective, unusable
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
+from orchestrator.context import CHARS_PER_TOKEN, fit_budget
 from orchestrator.decompose import Subtask
-from orchestrator.llm import LLMClient, LLMError, ToolCall, well_formed
+from orchestrator.llm import Completion, LLMClient, LLMError, ToolCall, Usage, well_formed
 from orchestrator.progress import AgentState, Progress
 from orchestrator.result import AgentResult, CallUsage, ToolRead
+from orchestrator.textcalls import text_tool_calls
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.workspace import Workspace
 
@@ -46,6 +49,14 @@ class AgentSetup:
     task_timeout: float
     shared_context: str
     progress: Progress
+    max_output_tokens: int
+    context_window: int | None = None  # tokens; None: unknown, nothing is cut to fit
+    # What agents read instead of calling tools, on an endpoint that refuses them.
+    context_without_tools: Callable[[], str] = lambda: ""
+
+
+class _Unusable(Exception):
+    """The model's final answer, even after a corrective retry, is not an answer."""
 
 
 @dataclass
@@ -78,6 +89,8 @@ class Agent:
             state, error = AgentState.CANCELLED, "cancelled"
         except LLMError as failure:
             state, error = AgentState.FAILED, str(failure)
+        except _Unusable as problem:
+            state, error = AgentState.FAILED, f"unusable answer after a retry: {problem}"
         finally:
             cancel.release()
         progress.update_agent(self.index, state=state, error=error, step="")
@@ -96,56 +109,143 @@ class Agent:
 
     def _loop(self, cancel: CancelToken, calls: list[CallUsage], reads: list[ToolRead]) -> str:
         setup = self.setup
-        messages: list[dict[str, Any]] = [
-            {"role": "system", "content": prompts.AGENT_SYSTEM},
-            {"role": "user", "content": setup.shared_context},
-            {
-                "role": "user",
-                "content": prompts.AGENT_TASK.format(
-                    role=self.subtask.role, question=self.subtask.question
-                ),
-            },
-        ]
+        with_tools = bool(setup.tools) and not setup.llm.tools_refused
+        messages = self._opening(with_tools)
         schemas = [tool.schema() for tool in setup.tools] + [FINISH_TOOL]
-        tokens_before = 0
-        budget = _OutputBudget(setup.max_tool_output_chars)
-        for step in range(1, setup.max_iterations + 1):
+        tokens_before, step, retried = 0, 0, False
+        turn = _Turns(calls, reads, _OutputBudget(setup.max_tool_output_chars))
+        while True:
             cancel.raise_if_cancelled()
-            last = step == setup.max_iterations or budget.spent
-            if last and step > 1:
+            step += 1
+            last = retried or not with_tools or step >= setup.max_iterations or turn.budget.spent
+            if last and step > 1 and not retried:
                 messages.append({"role": "user", "content": prompts.FINAL_STEP})
-            completion = setup.llm.complete(
-                model=self.model,
-                messages=messages,
-                tools=None if last else schemas,
-                cancel=cancel,
-                on_tokens=self._token_counter(tokens_before),
-            )
+            tools = None if last else schemas
+            try:
+                completion = setup.llm.complete(
+                    model=self.model,
+                    messages=self._fitted(messages, tools),
+                    tools=tools,
+                    cancel=cancel,
+                    on_tokens=self._token_counter(tokens_before),
+                    max_tokens=setup.max_output_tokens,
+                    on_attempt=self._recorder(turn.calls, f"agent {self.index + 1} step {step}"),
+                )
+            except LLMError as error:
+                if not (error.tools_refused and with_tools):
+                    raise
+                with_tools, messages, step = False, self._opening(False), 0
+                continue
             tokens_before += completion.usage.completion_tokens
-            calls.append(
-                CallUsage(f"agent {self.index + 1} step {step}", self.model, completion.usage)
-            )
             setup.progress.update_agent(self.index, tokens=tokens_before)
-            if not completion.tool_calls or last:
-                return completion.content
-            finish = next((c for c in completion.tool_calls if c.name == "finish"), None)
-            if finish is not None:
-                return _finish_answer(finish) or completion.content
-            granted = completion.tool_calls[: setup.max_tool_calls_per_turn]
+            tool_calls = completion.tool_calls
+            as_text = not tool_calls and not last
+            if as_text:
+                tool_calls = [
+                    ToolCall(f"text_call_{n}", call.name, call.arguments)
+                    for n, call in enumerate(text_tool_calls(completion.content))
+                ]
+            finish = next((c for c in tool_calls if c.name == "finish"), None)
+            if tool_calls and finish is None and not last:
+                self._run_calls(completion, tool_calls, as_text, messages, cancel, step, turn)
+                continue
+            answer = (_finish_answer(finish) if finish else "") or completion.content
+            if not (problem := unusable(answer, messages)):
+                return answer
+            if retried:
+                raise _Unusable(problem)
+            retried = True
+            messages += [
+                {"role": "assistant", "content": completion.content or answer},
+                {"role": "user", "content": corrective(problem)},
+            ]
+
+    def _opening(self, with_tools: bool) -> list[dict[str, Any]]:
+        """The first messages: the same for every agent up to the agent's own task."""
+        setup = self.setup
+        task = prompts.AGENT_TASK.format(role=self.subtask.role, question=self.subtask.question)
+        if with_tools:
+            system, context = prompts.AGENT_SYSTEM, setup.shared_context
+        else:
+            system = prompts.AGENT_SYSTEM_WITHOUT_TOOLS
+            context = setup.shared_context + setup.context_without_tools()
+        return [
+            {"role": "system", "content": system},
+            {"role": "user", "content": context},
+            {"role": "user", "content": task},
+        ]
+
+    def _run_calls(
+        self,
+        completion: Completion,
+        tool_calls: list[ToolCall],
+        as_text: bool,
+        messages: list[dict[str, Any]],
+        cancel: CancelToken,
+        step: int,
+        turn: _Turns,
+    ) -> None:
+        """Run the calls (up to agent.max_tool_calls_per_turn) and add them and their results
+        to the conversation.
+
+        Calls the model wrote as text get their results as a user message: the endpoint
+        that made the model write them knows nothing of tool messages.
+        """
+        setup = self.setup
+        granted = tool_calls[: setup.max_tool_calls_per_turn]
+        results = []
+        for call in granted:
+            cancel.raise_if_cancelled()
+            setup.progress.update_agent(self.index, step=f"{call.name} (step {step})")
+            with cancel.activated():  # a tool's child process dies with the agent
+                output = run_tool(setup.tools, setup.workspace, call.name, call.arguments)
+            turn.reads.append(ToolRead.of(call.name, call.arguments, output))
+            # A file name that is not UTF-8 would make the next request unsendable.
+            results.append((call, self._capped(turn.budget.take(well_formed(output)))))
+        if as_text:
+            messages.append({"role": "assistant", "content": completion.content})
+            report = "\n\n".join(
+                f"Result of {call.name}({call.arguments}):\n{result}" for call, result in results
+            )
+            messages.append({"role": "user", "content": report})
+        else:
             messages.append(_assistant_message(completion.content, granted))
-            for call in granted:
-                cancel.raise_if_cancelled()
-                setup.progress.update_agent(self.index, step=f"{call.name} (step {step})")
-                with cancel.activated():  # a tool's child process dies with the agent
-                    output = run_tool(setup.tools, setup.workspace, call.name, call.arguments)
-                reads.append(ToolRead.of(call.name, call.arguments, output))
-                # A file name that is not UTF-8 would make the next request unsendable.
-                output = budget.take(well_formed(output))
-                messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
-            if skipped := len(completion.tool_calls) - len(granted):
-                messages.append({"role": "user", "content": _skipped_calls(skipped, len(granted))})
-            setup.progress.update_agent(self.index, step=f"thinking (step {step + 1})")
-        raise AssertionError("unreachable: the last step always returns")
+            messages += [
+                {"role": "tool", "tool_call_id": call.id, "content": result}
+                for call, result in results
+            ]
+        if skipped := len(tool_calls) - len(granted):
+            messages.append({"role": "user", "content": _skipped_calls(skipped, len(granted))})
+        setup.progress.update_agent(self.index, step=f"thinking (step {step + 1})")
+
+    def _recorder(self, calls: list[CallUsage], label: str) -> Callable[[Usage, str], None]:
+        def record(usage: Usage, error: str) -> None:
+            calls.append(CallUsage(label, self.model, usage, error))
+
+        return record
+
+    def _capped(self, result: str) -> str:
+        """A tool result cut to a quarter of a known context window."""
+        window = self.setup.context_window
+        return fit_budget(result, window // 4) if window else result
+
+    def _fitted(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> list[dict[str, Any]]:
+        """The conversation cut to fit the context window, oldest tool results first."""
+        window = self.setup.context_window
+        if window is None:
+            return messages
+        budget = (window - self.setup.max_output_tokens) * CHARS_PER_TOKEN
+        budget -= len(json.dumps(tools)) if tools else 0
+        fitted = [dict(m) for m in messages]
+        for message in fitted[3:]:
+            size = len(json.dumps(fitted, ensure_ascii=False))
+            if size <= budget:
+                break
+            if message["role"] in ("tool", "user") and len(str(message["content"])) > 200:
+                message["content"] = "[cut to fit provider.context_window; call again if needed]"
+        return fitted
 
     def _token_counter(self, before: int) -> Callable[[int], None]:
         # Called for every streamed chunk, on the transport thread that all agents share:
@@ -204,6 +304,15 @@ def _skipped_calls(skipped: int, ran: int) -> str:
         f"(at most {ran} per turn, agent.max_tool_calls_per_turn). Ask again for what you "
         "still need, fewer at a time."
     )
+
+
+@dataclass
+class _Turns:
+    """What an agent's turns add up: requests made, tool calls read, tool output spent."""
+
+    calls: list[CallUsage]
+    reads: list[ToolRead]
+    budget: _OutputBudget
 
 
 class _OutputBudget:

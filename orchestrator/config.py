@@ -28,13 +28,30 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class OutputTokens(_Section):
+    """The most tokens one answer may take, per phase (sent as max_tokens)."""
+
+    plan: int = Field(default=1024, ge=16, le=200_000)
+    agent: int = Field(default=2048, ge=16, le=200_000)
+    synthesis: int = Field(default=4096, ge=16, le=200_000)
+
+
 class ProviderConfig(_Section):
     base_url: str = "https://api.openai.com/v1"
     model: str = Field(default="gpt-4o-mini", min_length=1)
     # The *name* of the variable holding the key: keys never live in config files.
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # False: no key is sent (set for you when an untrusted workspace chooses a loopback URL).
+    send_key: bool = True
     request_timeout: float = Field(default=120.0, gt=0, le=3600)
     max_retries: int = Field(default=3, ge=0, le=10)
+    # Requests in flight at once to this endpoint, for every phase and job of the process;
+    # 1 for a local server that answers one request at a time. None: no limit.
+    max_concurrent_requests: int | None = Field(default=None, ge=1, le=256)
+    # Tokens the model's context holds (prompt + answer); None: ask a local endpoint's
+    # models list, else unknown.
+    context_window: int | None = Field(default=None, ge=512, le=10_000_000)
+    max_output_tokens: OutputTokens = OutputTokens()
 
     @field_validator("base_url")
     @classmethod
@@ -49,8 +66,6 @@ class OrchestratorConfig(_Section):
     parallel_agents: int = Field(default=4, ge=1, le=64)
     task_timeout: float = Field(default=300.0, gt=0, le=86400)
     synthesis_model: str | None = None
-    # Local servers (Ollama, llama.cpp) often serve one request at a time; null = all at once.
-    max_concurrent_agents: int | None = Field(default=None, ge=1, le=64)
     # Wall-clock limit of decomposition, and of synthesis: request_timeout only bounds the
     # wait for each piece, so an endpoint sending a byte a second would never time out.
     phase_timeout: float | None = Field(default=None, gt=0, le=86400)  # null = task_timeout
@@ -238,17 +253,31 @@ def load_config(
     sources.extend(overrides or [])
     merged: dict[str, Any] = {}
     config = Config()
+    keyless_url = None
     for source in sources:
         if source is None or not source.values:
             continue
+        if isinstance(source, _KeylessSource):
+            keyless_url = source.values["provider"]["base_url"]
         merged = _deep_merge(merged, source.values)
         # Validating after each layer pins an error on the layer that introduced it.
         config = validate(merged, source.name)
+    if keyless_url is not None and config.provider.base_url == keyless_url.rstrip("/"):
+        provider = config.provider.model_copy(update={"send_key": False})
+        config = config.model_copy(update={"provider": provider})
     return config
 
 
+class _KeylessSource(Source):
+    """An untrusted workspace's layer that chose a loopback endpoint: it gets no key."""
+
+
 def _untrusted(source: Source | None, workspace: Path, user: Source | None) -> Source | None:
-    """A repository's own config must not send the user's key to a server of its choosing."""
+    """A repository's own config must not send the user's key to a server of its choosing.
+
+    A loopback endpoint is the user's own machine: the workspace may choose one, and no
+    key is sent to it.
+    """
     if source is None:
         return None
     if "trust" in source.values:
@@ -262,10 +291,16 @@ def _untrusted(source: Source | None, workspace: Path, user: Source | None) -> S
     trusted = validate(user.values, user.name).trust.workspaces if user else []
     if any(_same_folder(workspace, folder) for folder in trusted):
         return source
+    provider = source.values.get("provider")
+    url = provider.get("base_url") if isinstance(provider, Mapping) else None
+    if [key for key, _ in chosen] == ["provider.base_url"] and is_local_endpoint(str(url)):
+        return _KeylessSource(source.name, source.values)
     key, why = chosen[0]
     raise ConfigError(
-        f"{source.name}: {key}: an untrusted workspace may not {why}; if you trust this "
-        f"repository, add {workspace.resolve()} to trust.workspaces in {user_config_path()}"
+        f"{source.name}: {key}: an untrusted workspace may not {why} (a loopback URL such as "
+        "http://localhost:8080/v1 it may choose: no key is sent there); put this setting in "
+        f"your own config ({user_config_path()}) or the environment instead, or, if you "
+        f"trust this repository, add {workspace.resolve()} to trust.workspaces there"
     )
 
 
@@ -301,6 +336,8 @@ def validate(values: Mapping[str, Any], source_name: str) -> Config:
 def resolve_api_key(config: Config, env: Mapping[str, str] | None = None) -> str | None:
     """The key from the configured variable, else DEEPTHINK_API_KEY, else OPENAI_API_KEY."""
     env = os.environ if env is None else env
+    if not config.provider.send_key:
+        return None
     names = (config.provider.api_key_env,) if config.provider.api_key_env else KEY_VARIABLES
     for name in names:
         if value := env.get(name, "").strip():
@@ -379,6 +416,11 @@ def _unknown_key(key: str) -> str:
         return (
             "API keys do not belong in config files; put the key in an environment variable "
             "and name it with provider.api_key_env (default DEEPTHINK_API_KEY or OPENAI_API_KEY)"
+        )
+    if name == "max_concurrent_agents":
+        return (
+            "replaced by provider.max_concurrent_requests, which also counts the plan and "
+            "the synthesis of every job"
         )
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""

@@ -7,6 +7,7 @@ cite `path:line`) and marks the selected lines; gaps are shown, never hidden.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import PurePath
 
 from orchestrator.request import Mode, Request
@@ -193,11 +194,12 @@ def review_diff_request(
     )
 
 
-def fit_budget(text: str, max_tokens: int) -> str:
+def fit_budget(text: str, max_tokens: int, why: str = "") -> str:
     """Cut text at a line boundary to about `max_tokens`, saying how much was left out.
 
     A whole file or a large diff would otherwise reach the model uncut: only the
     packed context has a budget of its own. Agents can read the rest with their tools.
+    `why` names the limit in the note (default: context.max_tokens).
     """
     limit = max_tokens * CHARS_PER_TOKEN
     if len(text) <= limit:
@@ -206,7 +208,48 @@ def fit_budget(text: str, max_tokens: int) -> str:
     if "\n" in kept:
         kept = kept.rsplit("\n", 1)[0]
     omitted = text.count("\n") - kept.count("\n")
-    return (
-        f"{kept}\n[… {omitted} more lines cut to fit context.max_tokens = {max_tokens}; "
-        "read them with the tools]"
-    )
+    why = why or f"context.max_tokens = {max_tokens}"
+    return f"{kept}\n[… {omitted} more lines cut to fit {why}; read them with the tools]"
+
+
+def shrink_request(request: Request, max_tokens: int) -> Request:
+    """The request with its code cut to about `max_tokens`, for a small context window.
+
+    The packed context keeps its selected lines first, then the lines nearest to them;
+    a diff or a selection without context is cut at its end.
+    """
+    why = f"the context window (provider.context_window), {max_tokens} tokens for code"
+    if request.context:
+        return replace(request, context=shrink_packed(request.context, max_tokens))
+    return replace(request, selection=fit_budget(request.selection, max_tokens, why))
+
+
+def shrink_packed(packed: str, max_tokens: int) -> str:
+    """Packed context (see `pack_context`) cut to about `max_tokens`, nearest lines first."""
+    budget = max_tokens * CHARS_PER_TOKEN
+    if len(packed) <= budget:
+        return packed
+    rows = packed.split("\n")
+    marked = [i for i, row in enumerate(rows) if _PACKED_ROW.match(row) and row[5:6] == ">"]
+    centre = marked[0] if marked else 0
+    rest = sorted(set(range(len(rows))) - set(marked), key=lambda i: abs(i - centre))
+    order = marked + rest
+    kept: set[int] = set()
+    used = 0
+    for i in order:
+        if used + len(rows[i]) + 1 > budget:
+            if i in marked:
+                continue
+            break
+        kept.add(i)
+        used += len(rows[i]) + 1
+    out: list[str] = []
+    for i, row in enumerate(rows):
+        if i in kept:
+            out.append(row)
+        elif not out or out[-1] != "    ⋮":
+            out.append("    ⋮")
+    return "\n".join(out)
+
+
+_PACKED_ROW = re.compile(r"^\s*\d+[ >]\| ")

@@ -1,4 +1,8 @@
-"""Turn one request into exactly N sub-questions, with a fallback that works for any N."""
+"""Turn one request into exactly N sub-questions, with a fallback that works for any N.
+
+A weak model's plan is taken for what it holds: near-JSON is repaired, and a plan with
+fewer sub-questions than agents keeps them all and gets the rest from the role templates.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import jiter
+import json_repair
 
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
-from orchestrator.llm import LLMClient
+from orchestrator.llm import LLMClient, Usage
 from orchestrator.request import Request
 from orchestrator.result import CallUsage
 
@@ -28,8 +33,7 @@ class Subtask:
 @dataclass(frozen=True)
 class Plan:
     subtasks: list[Subtask]
-    calls: list[CallUsage]
-    note: str = ""  # why the fallback was used, if it was
+    note: str = ""  # why the role templates were used, if they were
 
 
 class PlanError(ValueError):
@@ -42,13 +46,16 @@ def decompose(
     llm: LLMClient,
     model: str,
     cancel: CancelToken,
+    calls: list[CallUsage],
+    max_tokens: int | None = None,
     on_subtask: Callable[[int, Subtask], None] | None = None,
 ) -> Plan:
     """Ask the model for `count` sub-questions; retry once on a bad reply, then fall back.
 
     `on_subtask(index, subtask)` hears of each sub-question as soon as it has streamed in
     whole, in order, so that its agent can start before the plan is complete. A retry
-    streams its own plan and reports from index 0 again.
+    streams its own plan and reports from index 0 again. Every request sent is added to
+    `calls`, failed ones too.
 
     An LLMError from the endpoint propagates: the caller decides whether the
     endpoint is usable at all.
@@ -57,14 +64,24 @@ def decompose(
         {"role": "system", "content": prompts.DECOMPOSE_SYSTEM.format(count=count)},
         {"role": "user", "content": prompts.shared_context(request)},
     ]
-    calls: list[CallUsage] = []
     problem = ""
     for attempt in range(2):
         on_text = _Announcer(count, on_subtask).hear if on_subtask else None
-        completion = llm.complete(model=model, messages=messages, cancel=cancel, on_text=on_text)
-        calls.append(CallUsage(f"decompose {attempt + 1}", model, completion.usage))
+
+        def record(usage: Usage, error: str, label: str = f"decompose {attempt + 1}") -> None:
+            calls.append(CallUsage(label, model, usage, error))
+
+        completion = llm.complete(
+            model=model,
+            messages=messages,
+            cancel=cancel,
+            on_text=on_text,
+            max_tokens=max_tokens,
+            json_object=True,
+            on_attempt=record,
+        )
         try:
-            return Plan(parse_plan(completion.content, count), calls)
+            subtasks = parse_plan(completion.content, count)
         except PlanError as error:
             problem = str(error)
             messages += [
@@ -74,24 +91,39 @@ def decompose(
                     "content": prompts.DECOMPOSE_RETRY.format(problem=problem, count=count),
                 },
             ]
-    return Plan(fallback_plan(request, count), calls, f"decomposition unusable ({problem})")
+            continue
+        if len(subtasks) == count:
+            return Plan(subtasks)
+        filled = subtasks + fallback_plan(request, count)[len(subtasks) :]
+        note = (
+            f"the plan had {len(subtasks)} usable sub-question(s) for {count} agents; "
+            "the others come from the role templates"
+        )
+        return Plan(filled, note)
+    return Plan(fallback_plan(request, count), f"decomposition unusable ({problem})")
 
 
 def parse_plan(text: str, count: int) -> list[Subtask]:
-    """Parse the model's JSON plan; raise PlanError saying what is wrong."""
+    """The usable sub-questions of the model's plan, at most `count` of them.
+
+    Items without a role or question, and copies of the prompt's example, are left out;
+    PlanError says what is wrong when none is left.
+    """
     data = _load_json(text)
     items = data.get("subtasks") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise PlanError('expected an object with a "subtasks" list')
-    if len(items) != count:
-        raise PlanError(f"expected exactly {count} subtasks, got {len(items)}")
-    subtasks = []
+    subtasks: list[Subtask] = []
+    problems: list[str] = []
     for number, item in enumerate(items, start=1):
         subtask = _subtask(item)
         if isinstance(subtask, str):
-            raise PlanError(f"subtask {number} {subtask}")
-        subtasks.append(subtask)
-    return subtasks
+            problems.append(f"subtask {number} {subtask}")
+        else:
+            subtasks.append(subtask)
+    if not subtasks:
+        raise PlanError(problems[0] if problems else "the subtasks list is empty")
+    return subtasks[:count]
 
 
 def streamed_subtasks(text: str, count: int, skip: int = 0) -> list[Subtask]:
@@ -144,6 +176,8 @@ def _subtask(item: object) -> Subtask | str:
         return 'has no "role" string'
     if not (isinstance(question, str) and question.strip()):
         return 'has no "question" string'
+    if (role.strip(), question.strip()) in prompts.EXAMPLE_PLAN:
+        return "copies the example instead of planning"
     return Subtask(role.strip()[:60], question.strip())
 
 
@@ -175,5 +209,9 @@ def _load_json(text: str, partial: bool = False) -> Any:
     try:
         value, _ = json.JSONDecoder().raw_decode(candidate[start:])
     except json.JSONDecodeError as error:
-        raise PlanError(f"invalid JSON: {error.msg} at position {error.pos}") from None
+        # Small models write near-JSON: trailing commas, single quotes, a missing bracket.
+        repaired = json_repair.loads(candidate[start:])
+        if not isinstance(repaired, dict | list) or not repaired:
+            raise PlanError(f"invalid JSON: {error.msg} at position {error.pos}") from None
+        return repaired
     return value

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import queue
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from orchestrator import prompts
-from orchestrator.agent import Agent, AgentSetup, run_tool
+from orchestrator.agent import FINISH_TOOL, Agent, AgentSetup, run_tool
 from orchestrator.cache import CacheError, ResultCache, cache_key
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
-from orchestrator.config import Config
+from orchestrator.config import Config, OutputTokens
+from orchestrator.context import CHARS_PER_TOKEN, pack_context, shrink_request
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
 from orchestrator.llm import LLMClient, LLMError
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
-from orchestrator.request import Request
+from orchestrator.request import Mode, Request
 from orchestrator.result import AgentResult, CallUsage, RunResult, RunStatus, ToolRead
-from orchestrator.synthesis import labelled_answers, synthesise
+from orchestrator.synthesis import UnusableSynthesis, labelled_answers, synthesise
 from orchestrator.tools import build_tools
+from orchestrator.tools.base import ToolError
 from orchestrator.workspace import ReadPolicy, Workspace
+
+# Tokens an agent's prompt needs besides the code: system prompt, task, tool results.
+_AGENT_OVERHEAD = 400
 
 
 class Orchestrator:
@@ -74,16 +81,23 @@ class Orchestrator:
         count = self.config.orchestrator.parallel_agents
         progress.set_phase(Phase.DECOMPOSING)
         failures: list[str] = []
-        workers = self.config.orchestrator.max_concurrent_agents or count
+        calls: list[CallUsage] = []  # every request sent, in the order of the phases
+        window = self.llm.context_window(self.config.provider.model)
+        output = _output_tokens(self.config.provider.max_output_tokens, window)
+        if window is not None:
+            request = shrink_request(request, self._code_budget(window, output))
+        # Agents beyond the endpoint's slots would only wait, their timeouts running.
+        workers = min(count, self.config.provider.max_concurrent_requests or count)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent")
         try:
-            team = _Team(pool, self._agent_setup(request, progress), self.config, cancel)
+            setup = self._agent_setup(request, progress, output.agent, window)
+            team = _Team(pool, setup, self.config, cancel)
             plan: Plan | None
             phase = cancel.child(self.config.orchestrator.phase_seconds)
             try:
-                plan = self._plan(request, count, phase, team)
+                plan = self._plan(request, count, phase, team, calls, output.plan)
             except DeadlineExceeded:
-                plan = Plan(fallback_plan(request, count), [], f"decomposition {self._too_long()}")
+                plan = Plan(fallback_plan(request, count), f"decomposition {self._too_long()}")
             except Cancelled:
                 plan = None
             except LLMError as error:
@@ -93,10 +107,11 @@ class Orchestrator:
                     return RunResult(
                         RunStatus.FAILED,
                         "",
+                        calls=calls,
                         seconds=time.monotonic() - started,
                         failures=[str(error)],
                     )
-                plan = Plan(fallback_plan(request, count), [], f"decomposition failed ({error})")
+                plan = Plan(fallback_plan(request, count), f"decomposition failed ({error})")
             finally:
                 phase.release()
             if plan is not None:
@@ -111,7 +126,12 @@ class Orchestrator:
             # `results()` has waited for every agent: their idle threads can exit while
             # synthesis goes ahead, rather than hold it up.
             pool.shutdown(wait=False)
-        calls = (plan.calls if plan else []) + agent_calls
+        calls += agent_calls
+        if self.tools and self.llm.tools_refused:
+            failures.append(
+                f"{self.config.provider.base_url} does not take tool calls: agents answered "
+                "without tools, from more of the file packed into their prompts"
+            )
         failures += [
             f"agent {a.index + 1} ({a.role}): {a.error}"
             for a in answers
@@ -138,18 +158,26 @@ class Orchestrator:
         progress.set_phase(Phase.SYNTHESISING)
         phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
-            synthesis = synthesise(request, succeeded, self.llm, self.config.synthesis_model, phase)
+            synthesis = synthesise(
+                request,
+                succeeded,
+                self.llm,
+                self.config.synthesis_model,
+                phase,
+                calls,
+                output.synthesis,
+                window,
+            )
         except DeadlineExceeded:
             failures.append(f"synthesis {self._too_long()}")
             return finish(RunStatus.PARTIAL, labelled_answers(succeeded))
         except Cancelled:
             return finish(RunStatus.CANCELLED, labelled_answers(succeeded))
-        except LLMError as error:
+        except (LLMError, UnusableSynthesis) as error:
             failures.append(f"synthesis: {error}")
             return finish(RunStatus.PARTIAL, labelled_answers(succeeded))
         finally:
             phase.release()
-        calls.append(synthesis.call)
         if synthesis.note:
             failures.append(f"synthesis: {synthesis.note}")
         status = RunStatus.DONE if len(succeeded) == len(answers) else RunStatus.PARTIAL
@@ -169,7 +197,15 @@ class Orchestrator:
         seconds = self.config.orchestrator.phase_seconds
         return f"stopped after {seconds:g} s (orchestrator.phase_timeout)"
 
-    def _plan(self, request: Request, count: int, cancel: CancelToken, team: _Team) -> Plan:
+    def _plan(
+        self,
+        request: Request,
+        count: int,
+        cancel: CancelToken,
+        team: _Team,
+        calls: list[CallUsage],
+        max_tokens: int,
+    ) -> Plan:
         """Decompose, starting each agent as soon as its sub-question has streamed in.
 
         The plan is read on the LLM transport thread, which every agent's requests need:
@@ -184,6 +220,8 @@ class Orchestrator:
                 self.llm,
                 self.config.provider.model,
                 cancel,
+                calls,
+                max_tokens,
                 lambda index, subtask: arrived.put((index, subtask)),
             )
             planning.add_done_callback(lambda _: arrived.put(None))
@@ -191,7 +229,9 @@ class Orchestrator:
                 team.start(*subtask)
             return planning.result()
 
-    def _agent_setup(self, request: Request, progress: Progress) -> AgentSetup:
+    def _agent_setup(
+        self, request: Request, progress: Progress, max_output: int, window: int | None
+    ) -> AgentSetup:
         return AgentSetup(
             llm=self.llm,
             tools=self.tools,
@@ -202,6 +242,35 @@ class Orchestrator:
             task_timeout=self.config.orchestrator.task_timeout,
             shared_context=prompts.shared_context(request),
             progress=progress,
+            max_output_tokens=max_output,
+            context_window=window,
+            context_without_tools=functools.cache(
+                lambda: self._more_context(request, max_output, window)
+            ),
+        )
+
+    def _code_budget(self, window: int, output: OutputTokens) -> int:
+        """Tokens of code that leave room, within the window, for an agent's whole turn."""
+        schemas = [tool.schema() for tool in self.tools] + [FINISH_TOOL]
+        tools = len(json.dumps(schemas)) // CHARS_PER_TOKEN
+        room = window - output.agent - tools - _AGENT_OVERHEAD - window // 4
+        return max(100, min(self.config.context.max_tokens, room))
+
+    def _more_context(self, request: Request, max_output: int, window: int | None) -> str:
+        """More of the selected file, for agents on an endpoint that refuses tool calls."""
+        if request.mode is Mode.REVIEW_DIFF or not request.path:
+            return ""
+        try:
+            text = self.workspace.read_excerpt(request.path).text
+        except (ToolError, OSError):
+            return ""
+        budget = 2 * self.config.context.max_tokens
+        if window is not None:
+            budget = min(budget, window - max_output - _AGENT_OVERHEAD)
+        packed = pack_context(text, request.start_line, request.end_line, max(100, budget))
+        return (
+            f"\n\n# More of {request.path} (you have no tools: this is what you can see)"
+            f"\n```{request.language}\n{packed}\n```"
         )
 
 
@@ -235,6 +304,18 @@ class _Team:
     def results(self) -> tuple[list[AgentResult], list[CallUsage]]:
         outcomes = [run.result() for run in self._runs]
         return [result for result, _ in outcomes], [c for _, calls in outcomes for c in calls]
+
+
+def _output_tokens(configured: OutputTokens, window: int | None) -> OutputTokens:
+    """Each phase's answer cap, no more than a quarter of a known context window."""
+    if window is None:
+        return configured
+    cap = max(16, window // 4)
+    return OutputTokens(
+        plan=min(configured.plan, cap),
+        agent=min(configured.agent, cap),
+        synthesis=min(configured.synthesis, cap),
+    )
 
 
 _PHASE_OF = {

@@ -23,12 +23,15 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import SplitResult, urlsplit
 
 from orchestrator.cancel import CancelToken
-from orchestrator.config import ProviderConfig
+from orchestrator.config import ProviderConfig, is_local_endpoint
+from orchestrator.endpoint import Overlap, endpoint_for
 
 if TYPE_CHECKING:
     import openai
 
 RETRY_AFTER_CAP = 60.0
+MODELS_LIST_TIMEOUT = 10.0
+_NO_OVERLAP = Overlap(0)
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
@@ -39,9 +42,13 @@ class LLMError(Exception):
     unknown model, unreachable server), so that a run can stop early.
     """
 
-    def __init__(self, message: str, *, endpoint_unusable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, endpoint_unusable: bool = False, tools_refused: bool = False
+    ) -> None:
         super().__init__(message)
         self.endpoint_unusable = endpoint_unusable
+        # The endpoint answered 400 to a request offering tools: ask again without them.
+        self.tools_refused = tools_refused
 
 
 @dataclass(frozen=True)
@@ -139,18 +146,57 @@ class _StreamedAnswer:
             if choice.get("finish_reason") is not None:
                 self.finished = True
 
+    def spent(self, messages: list[dict[str, Any]]) -> Usage:
+        """What the request cost so far, as the server said or else estimated."""
+        if self.usage != Usage():
+            return self.usage
+        return _estimate_usage(messages, "".join(self.content))
+
     def completion(self, model: str, messages: list[dict[str, Any]]) -> Completion:
         if self.chunks == 0:
             raise _NotAStream()
         if not self.finished:
             raise _StreamBroken("the stream ended before the model finished its answer")
         text = "".join(self.content)
-        usage = self.usage if self.usage != Usage() else _estimate_usage(messages, text)
+        usage = self.spent(messages)
         tool_calls = [
             ToolCall(slot["id"] or f"call_{index}", slot["name"], slot["arguments"])
             for index, slot in sorted(self.calls.items())
         ]
         return Completion(text, tool_calls, usage, model)
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """One completion as the caller asked for it; the body sent follows what the endpoint takes."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None
+    max_tokens: int | None
+    json_object: bool
+    on_attempt: Callable[[Usage, str], None] | None
+
+    def body(self, refused: set[str]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": self.messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if self.tools:
+            body["tools"] = self.tools
+            if "tool_choice" not in refused:
+                # Without it, llama.cpp's function-calling chat formats drop the tools.
+                body["tool_choice"] = "auto"
+        if self.max_tokens:
+            # OpenAI's reasoning models refuse max_tokens and name its successor.
+            body["max_completion_tokens" if "max_tokens" in refused else "max_tokens"] = (
+                self.max_tokens
+            )
+        if self.json_object and "response_format" not in refused:
+            body["response_format"] = {"type": "json_object"}
+        return body
 
 
 @dataclass(frozen=True)
@@ -183,6 +229,8 @@ class LLMClient:
     def __init__(self, provider: ProviderConfig, api_key: str) -> None:
         self.provider = provider
         self._secret = api_key
+        self._endpoint = endpoint_for(provider.base_url, provider.max_concurrent_requests)
+        self._local = is_local_endpoint(provider.base_url)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="llm-transport")
         self._thread.daemon = True
@@ -203,30 +251,67 @@ class LLMClient:
         tools: list[dict[str, Any]] | None = None,
         on_tokens: Callable[[int], None] | None = None,
         on_text: Callable[[str], None] | None = None,
+        max_tokens: int | None = None,
+        json_object: bool = False,
+        on_attempt: Callable[[Usage, str], None] | None = None,
     ) -> Completion:
         """Stream one completion; raises Cancelled/DeadlineExceeded on cancel, LLMError on failure.
 
         `on_tokens` is called with the running count of streamed chunks so that progress can
         show an agent is alive; `on_text` with the text streamed so far, whenever it grows
         (a retry starts it again from nothing). Both are called on the transport thread.
+        `on_attempt(usage, error)` hears of every request sent, retries and failures too
+        (`error` is '' for the one that answered), so that usage counts what was spent.
+        `json_object` asks for JSON mode where the endpoint takes it.
+
+        The request waits for one of the endpoint's slots (provider.max_concurrent_requests)
+        and keeps it through its retries.
         """
         cancel.raise_if_cancelled()
         listeners = _Listeners(on_tokens, on_text, self._secret)
-        future = asyncio.run_coroutine_threadsafe(
-            self._with_retries(model, messages, tools, listeners, cancel), self._loop
-        )
+        ask = _Ask(model, messages, tools, max_tokens, json_object, on_attempt)
+        with self._endpoint.slot(cancel) as slot:
+            future = asyncio.run_coroutine_threadsafe(
+                self._with_retries(ask, listeners, cancel, slot.overlap), self._loop
+            )
 
-        def abort() -> None:
-            future.cancel()
+            def abort() -> None:
+                future.cancel()
 
-        unregister = cancel.on_cancel(abort)
-        try:
-            return future.result()
-        except concurrent.futures.CancelledError:
-            cancel.raise_if_cancelled()
-            raise
-        finally:
-            unregister()
+            unregister = cancel.on_cancel(abort)
+            try:
+                return future.result()
+            except concurrent.futures.CancelledError:
+                cancel.raise_if_cancelled()
+                raise
+            finally:
+                unregister()
+
+    @property
+    def tools_refused(self) -> bool:
+        """The endpoint answered 400 to a request offering tools, in this process."""
+        return "tools" in self._endpoint.refused
+
+    def context_window(self, model: str) -> int | None:
+        """The endpoint's context window in tokens: provider.context_window, else what a local
+        endpoint's models list tells (vLLM's max_model_len, for one), else None (unknown)."""
+        if self.provider.context_window is not None:
+            return self.provider.context_window
+        endpoint = self._endpoint
+        if not endpoint.window_known and self._local:
+            future = asyncio.run_coroutine_threadsafe(self._listed_window(model), self._loop)
+            try:
+                # Short: the run waits for it, and a server without a models list says so fast.
+                wait = min(self.provider.request_timeout, MODELS_LIST_TIMEOUT)
+                endpoint.context_window = future.result(timeout=wait)
+            except Exception:
+                future.cancel()  # a server without a models list simply does not tell
+            endpoint.window_known = True
+        return endpoint.context_window
+
+    async def _listed_window(self, model: str) -> int | None:
+        listing = await self._openai().get("/models", cast_to=object)
+        return listed_context_window(listing, model)
 
     def close(self) -> None:
         if self._loop.is_closed():
@@ -248,30 +333,52 @@ class LLMClient:
 
     async def _with_retries(
         self,
-        model: str,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None,
+        ask: _Ask,
         listeners: _Listeners,
         cancel: CancelToken,
+        overlap: Callable[[], Overlap],
     ) -> Completion:
         attempt = 0
+        refused = self._endpoint.refused
         while True:
+            body = ask.body(refused)
+            answer = _StreamedAnswer()
             try:
-                return await self._stream(model, messages, tools, listeners)
-            except Exception as error:
-                delay = self._retry_delay(error, attempt, cancel)
+                completion = await self._stream(body, answer, listeners)
+            except BaseException as error:
+                if ask.on_attempt is not None:
+                    ask.on_attempt(answer.spent(ask.messages), _attempt_error(error))
+                if not isinstance(error, Exception):
+                    raise  # cancelled: the request is counted, the cancel goes on
+                if (field_name := _refused_field(error, body)) is not None:
+                    refused.add(field_name)
+                    if field_name == "tools":
+                        message = self.describe(error, ask.model)
+                        raise LLMError(message, tools_refused=True) from None
+                    continue  # the same request without what the endpoint does not take
+                delay = self._retry_delay(error, attempt, cancel, overlap())
                 if delay is None:
                     raise LLMError(
-                        self.describe(error, model), endpoint_unusable=_unusable(error)
+                        self.describe(error, ask.model, overlap()),
+                        endpoint_unusable=_unusable(error),
                     ) from None
+            else:
+                if ask.on_attempt is not None:
+                    ask.on_attempt(completion.usage, "")
+                return completion
             attempt += 1
             await asyncio.sleep(delay)
 
-    def _retry_delay(self, error: Exception, attempt: int, cancel: CancelToken) -> float | None:
+    def _retry_delay(
+        self, error: Exception, attempt: int, cancel: CancelToken, overlap: Overlap
+    ) -> float | None:
         """Seconds to wait before trying again, or None when the error is final."""
         import openai
 
         if attempt >= self.provider.max_retries:
+            return None
+        if self._local and overlap.others and _cut_off(error):
+            # A server that aborts a stream for each new request would only abort another.
             return None
         if isinstance(error, openai.APIStatusError):
             if error.status_code not in _RETRYABLE_STATUS:
@@ -288,22 +395,10 @@ class LLMClient:
         return delay
 
     async def _stream(
-        self,
-        model: str,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None,
-        listeners: _Listeners,
+        self, body: dict[str, Any], answer: _StreamedAnswer, listeners: _Listeners
     ) -> Completion:
         from openai import AsyncStream
 
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        if tools:
-            body["tools"] = tools
         # `chat.completions.create` would walk every message and tool schema to transform them
         # (a no-op for plain JSON like ours) and build a pydantic model of every chunk: most of
         # the CPU a request costs, which dozens of agents feel. The client's low-level `post`
@@ -315,14 +410,13 @@ class LLMClient:
             stream=True,
             stream_cls=AsyncStream[object],
         )
-        answer = _StreamedAnswer()
         async with stream:
             async for chunk in stream:
                 grew = answer.add(chunk)
                 listeners.heard(answer, grew)
         # A model can be led to repeat the key (by an injection in the code it reads, or a
         # proxy that echoes headers): what it says reaches results, logs and the cache.
-        return answer.completion(model, messages).from_model(self._secret)
+        return answer.completion(body["model"], body["messages"]).from_model(self._secret)
 
     def _openai(self) -> openai.AsyncOpenAI:
         """The openai client, made on the transport thread: the import never blocks a caller."""
@@ -350,8 +444,28 @@ class LLMClient:
                 gc.freeze()
         return self._client
 
-    def describe(self, error: Exception, model: str) -> str:
+    def describe(self, error: Exception, model: str, overlap: Overlap = _NO_OVERLAP) -> str:
         """A message for the user: what failed and what to do, never the key."""
+        text = self._describe(error, model)
+        if self._local and _cut_off(error) and overlap.others:
+            text += (
+                f" while {overlap.others} other request(s) to this local server were in "
+                "flight: a server that answers one request at a time (llama.cpp's server, by "
+                "default) aborts the running answer when another request arrives; set "
+                "provider.max_concurrent_requests: 1"
+            )
+        elif self._local and (_cut_off(error) or _garbled(error) or _mentions_context(error)):
+            text += (
+                "; a local server also ends answers like this when the prompt and the answer "
+                "exceed its context window: start it with a larger context (llama.cpp: "
+                "--ctx-size / --n_ctx; Ollama: num_ctx) or set provider.context_window to its "
+                "size so that deepthink fits its prompts"
+            )
+        elif _mentions_context(error):
+            text += "; set provider.context_window (and provider.max_output_tokens) to fit"
+        return redact(text, self._secret)
+
+    def _describe(self, error: Exception, model: str) -> str:
         import openai
 
         where = self.provider.base_url
@@ -396,9 +510,100 @@ class LLMClient:
         elif isinstance(error, ValueError | openai.APIResponseValidationError | _NotAStream):
             # The client raises a bare JSONDecodeError (a ValueError) for a garbled body.
             text = f"{where} sent a malformed response (not the OpenAI chat format)"
+        elif isinstance(error, openai.APIError):
+            # An error event inside a stream that had started well.
+            text = f"{where} reported an error during the answer: {error.message[:300]}"
         else:
             text = f"request to {where} failed: {type(error).__name__}: {error}"
-        return redact(text, self._secret)
+        return text
+
+
+def listed_context_window(listing: object, model: str) -> int | None:
+    """The context window a models list gives for `model` (or its only model), if any."""
+    entries = listing.get("data") if isinstance(listing, dict) else None
+    if not isinstance(entries, list):
+        return None
+    models = [entry for entry in entries if isinstance(entry, dict)]
+    only = models[0] if len(models) == 1 else None
+    entry = next((m for m in models if m.get("id") == model), only)
+    if entry is None:
+        return None
+    meta = entry.get("meta")
+    # vLLM, then OpenRouter and LM Studio, then a llama.cpp server that reports its n_ctx.
+    for value in (
+        entry.get("max_model_len"),
+        entry.get("context_length"),
+        meta.get("n_ctx") if isinstance(meta, dict) else None,
+    ):
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _refused_field(error: Exception, body: dict[str, Any]) -> str | None:
+    """The optional request field a 400 names as not supported, if any.
+
+    Seen: Ollama's "model does not support tools", vLLM's '"auto" tool choice requires
+    --enable-auto-tool-choice', llama-server's "tools param requires --jinja flag", OpenAI's
+    "Unsupported parameter: 'max_tokens' … use 'max_completion_tokens'".
+    """
+    import openai
+
+    if not (isinstance(error, openai.APIStatusError) and error.status_code in (400, 422)):
+        return None
+    message = _server_message(error).lower()
+    if not any(word in message for word in _REFUSING_WORDS):
+        return None  # a 400 about something else, such as a malformed message
+    if "tool_choice" in body and ("tool_choice" in message or "tool choice" in message):
+        return "tool_choice"
+    if "tools" in body and ("tool" in message or "function" in message):
+        return "tools"
+    if "response_format" in body and ("response_format" in message or "json" in message):
+        return "response_format"
+    if "max_tokens" in body and "max_completion_tokens" in message:
+        return "max_tokens"
+    return None
+
+
+_REFUSING_WORDS = ("support", "requir", "enable", "permitted", "allowed", "unknown", "unrecogni")
+
+
+def _cut_off(error: Exception) -> bool:
+    """The answer stopped partway: a stream that ended early or a connection that broke."""
+    import openai
+
+    if isinstance(error, _StreamBroken):
+        return True
+    return isinstance(error, openai.APIConnectionError) and _connection_failure(error) == "broken"
+
+
+def _mentions_context(error: Exception) -> bool:
+    """An error the server explains with its context length (vLLM answers 400 so)."""
+    import openai
+
+    if isinstance(error, openai.APIStatusError):
+        message = _server_message(error).lower()
+    elif isinstance(error, openai.APIError):
+        message = error.message.lower()
+    else:
+        return False
+    return "context" in message and any(w in message for w in ("length", "window", "exceed"))
+
+
+def _garbled(error: Exception) -> bool:
+    import openai
+
+    return isinstance(error, ValueError | openai.APIResponseValidationError | _NotAStream)
+
+
+def _attempt_error(error: BaseException) -> str:
+    """A short name for how an attempt ended, for the usage list."""
+    if isinstance(error, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(error, _StreamBroken):
+        return "cut off"
+    status = getattr(error, "status_code", None)
+    return f"HTTP {status}" if status is not None else type(error).__name__
 
 
 def _unusable(error: Exception) -> bool:

@@ -7,6 +7,8 @@ agent's own role and sub-question come last.
 
 from __future__ import annotations
 
+import json
+
 from orchestrator.request import Request
 
 AGENT_SYSTEM = """\
@@ -19,13 +21,46 @@ When you have enough evidence, answer your own sub-question in concise markdown.
 evidence as `path:line` (for example `src/app.py:42`). Say plainly what you are unsure of. \
 Reply with the final answer as a message without a tool call, or call `finish` with it."""
 
-DECOMPOSE_SYSTEM = """\
+AGENT_SYSTEM_WITHOUT_TOOLS = """\
+You are one of several specialist agents working in parallel on a question about code \
+in a software project. You have no tools: work from the code shown to you.
+
+Answer your own sub-question in concise markdown. Cite evidence as `path:line` (for example \
+`src/app.py:42`). Say plainly what you are unsure of or could not see."""
+
+# A real plan, for a request unlike any the user sends, so that a model that copies it
+# instead of planning is caught (decompose drops copied items).
+EXAMPLE_PLAN: tuple[tuple[str, str], ...] = (
+    (
+        "input formats",
+        "Which date formats does parse_date in dates.py accept, and which common ones "
+        "does it reject?",
+    ),
+    (
+        "error handling",
+        "What does parse_date do with empty, malformed or out-of-range input, and do its "
+        "callers expect that?",
+    ),
+)
+
+DECOMPOSE_SYSTEM = (
+    """\
 You plan the work of {count} specialist agents who will examine code in parallel. \
 Split the user's request into exactly {count} complementary sub-questions, each answerable \
 on its own by one agent with read-only access to the project, together covering the request \
-without overlapping. Reply with JSON only, no prose, in exactly this shape:
-{{"subtasks": [{{"role": "short role name", "question": "the sub-question"}}]}}
-The list must have exactly {count} entries."""
+without overlapping. Reply with one JSON object only, no prose: a "subtasks" list of \
+{count} objects, each with a short "role" and a "question" about the user's code. For \
+example, for 2 agents and a request to review a function `parse_date` in `dates.py`:
+"""
+    + json.dumps(
+        {"subtasks": [{"role": role, "question": question} for role, question in EXAMPLE_PLAN]}
+    )
+    .replace("{", "{{")
+    .replace("}", "}}")
+    + """
+Write your own roles and questions, about the user's request; the list must have exactly \
+{count} entries."""
+)
 
 DECOMPOSE_RETRY = """\
 That reply was not usable: {problem}. Reply again with JSON only: an object with a \

@@ -37,9 +37,12 @@ class Finding:
 
 @dataclass(frozen=True)
 class CallUsage:
+    """One request sent; `error` says how it failed ('' for one that was answered)."""
+
     label: str
     model: str
     usage: Usage
+    error: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ import sys
 from typing import BinaryIO, cast
 
 from server import __version__
-from server.framing import CheckedStdin
 from server.server import create_server
+from server.stdio import CheckedStdin
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--tcp: PORT must be a number, got {port!r}")
         create_server().start_tcp(host, port_number)
     else:
-        create_server().start_io(cast(BinaryIO, CheckedStdin(sys.stdin.buffer)))
+        # pygls types stdin as BinaryIO but only reads it with readline() and read().
+        stdin = cast(BinaryIO, CheckedStdin(sys.stdin.buffer))
+        create_server().start_io(stdin, sys.stdout.buffer)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def workspace_diff(root: Path) -> str:
     completed = _git(
         root, ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--relative", "HEAD", "--"]
     )
-    error = completed.stderr
+    error = completed.stderr.strip()
     if "not a git repository" in error:
         raise CannotRun(f"{root} is not in a git repository: review diff compares with git HEAD")
     if completed.returncode != 0:

@@ -28,7 +28,7 @@ from orchestrator.request import Mode
 from orchestrator.result import RunStatus
 from orchestrator.workspace import Workspace
 from server.actions import RUN_COMMAND, RunArguments, Scope, parse_run_arguments
-from server.backend import Backend, CannotRun, Resources, NothingToDo
+from server.backend import Backend, CannotRun, NothingToDo, Resources
 from server.channels import Channel, MessageChannel, WorkDoneChannel
 from server.delivery import Finished, deliver, review_key
 from server.editor import Editor, Results
@@ -91,13 +91,17 @@ def _read_arguments(ls: JobHost, argument: object) -> tuple[RunArguments, Select
         args = parse_run_arguments(argument)
     except ValueError as error:
         raise JsonRpcInvalidParams(f"{RUN_COMMAND}: {error}") from None
+    workspace_diff = args.mode is Mode.REVIEW_DIFF and args.scope is Scope.WORKSPACE
     document = ls.open_document(args.uri)
-    if document is None:
+    # A review of the workspace's changes may name any file or folder in it.
+    if document is None and not workspace_diff:
         raise JsonRpcInvalidParams(f"{RUN_COMMAND}: {args.uri} is not open in the editor")
     fs_path = to_fs_path(args.uri) if uri_scheme(args.uri) == "file" else None
     if fs_path is None:
         raise JsonRpcInvalidParams(f"{RUN_COMMAND}: {args.uri} is not a file: save it first")
-    line_count = len(split_lines(document.source))
+    text = document.source if document is not None else ""
+    language_id = (document.language_id if document is not None else None) or ""
+    line_count = len(split_lines(text))
     if args.range is not None and args.mode is not Mode.REVIEW_DIFF:
         first, _ = selected_lines(args.range)
         if first >= line_count:
@@ -111,9 +115,7 @@ def _read_arguments(ls: JobHost, argument: object) -> tuple[RunArguments, Select
     root = workspace_root(path, ls.workspace_folders())
     # A review diff is about the file's changes, wherever the cursor is.
     chosen = None if args.mode is Mode.REVIEW_DIFF else args.range
-    selection = take_selection(
-        args.uri, path, root, document.source, document.language_id or "", chosen
-    )
+    selection = take_selection(args.uri, path, root, text, language_id, chosen)
     return args, selection
 
 

@@ -61,9 +61,12 @@ def take_selection(
 
 
 def workspace_root(path: Path, folders: Iterable[Path]) -> Path:
-    """The innermost workspace folder holding the file; its directory when none does."""
+    """The innermost workspace folder holding the file (or folder); when none does, the
+    file's directory (or the folder itself)."""
     holding = [folder for folder in folders if path.is_relative_to(folder)]
-    return max(holding, key=lambda folder: len(folder.parts)) if holding else path.parent
+    if holding:
+        return max(holding, key=lambda folder: len(folder.parts))
+    return path if path.is_dir() else path.parent
 
 
 def asked(mode: Mode, question: str | None) -> str | None:

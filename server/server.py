@@ -207,6 +207,9 @@ def initialize(ls: DeepThinkServer, params: types.InitializeParams) -> None:
 
 
 async def initialized(ls: DeepThinkServer, params: types.InitializedParams) -> None:
+    # Pulled before the registration below is awaited: a command the client sends meanwhile
+    # waits in settings_ready() for these settings instead of running on the defaults.
+    ls.refresh_settings()
     workspace = ls.client_capabilities.workspace
     change = workspace.did_change_configuration if workspace else None
     if change is not None and change.dynamic_registration:
@@ -222,7 +225,6 @@ async def initialized(ls: DeepThinkServer, params: types.InitializedParams) -> N
             )
         except Exception:
             _log.exception("registering for configuration changes failed")
-    ls.refresh_settings()
 
 
 def did_change_configuration(

@@ -135,10 +135,10 @@ def _output(name: str, value: object) -> Output:
 
 def _comment_max_lines(name: str, value: object, current: int) -> int:
     if not isinstance(value, Mapping) or set(value) - {"max_lines"}:
-        raise ConfigError(f"{name}: comment: expected {{max_lines: <lines>}}, got {value!r:.200}")
+        raise ConfigError(f"{name}: comment: expected {{max_lines: <lines>}}, got {shown(value)}")
     lines = value.get("max_lines", current)
     if isinstance(lines, bool) or not isinstance(lines, int) or lines < 1:
         raise ConfigError(
-            f"{name}: comment.max_lines: expected a whole number of lines >= 1, got {lines!r:.50}"
+            f"{name}: comment.max_lines: expected a whole number of lines >= 1, got {shown(lines)}"
         )
     return lines

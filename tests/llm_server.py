@@ -8,16 +8,20 @@ Tests script replies with `add(match, reply)` and inspect what the client sent i
         llm.add("explain", Reply(content="It adds two numbers."))
         client = openai.OpenAI(base_url=llm.base_url, api_key="test-key", max_retries=0)
 
+An endpoint profile makes the server behave like a kind of real server beyond its rules
+(one request at a time, tool calls written as text, a context window): see `Profile`.
+
 Standalone, for tests that need the server in another process (closing stdin stops it, so a
 parent that dies does not leak it):
 
-    python -m tests.llm_server --script rules.json [--port N]
+    python -m tests.llm_server --script rules.json [--port N] [--profile llama.cpp]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import re
 import select
@@ -26,11 +30,11 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 Body = dict[str, Any]
 Match = str | Callable[[Body], bool] | None
@@ -82,6 +86,122 @@ class Reply:
 ReplySource = Reply | Callable[[Body], Reply]
 
 
+@dataclass(frozen=True)
+class Profile:
+    """How a kind of real OpenAI-compatible server behaves, beyond what the rules answer.
+
+    Each field imitates a behaviour seen on a real server (see the profiles below).
+    """
+
+    name: str = "openai"
+    # One request at a time: "queue" makes the others wait (Ollama with OLLAMA_NUM_PARALLEL=1);
+    # "abort" cuts the running stream off when a new request arrives (llama-cpp-python's
+    # server, which interrupts by default).
+    serial: Literal["no", "queue", "abort"] = "no"
+    # When the model writes its tool calls as text (`<tool_call>{...}</tool_call>`): never;
+    # when the request has no tool_choice (a function-calling chat format then drops the
+    # tools); or always (the model's own chat template).
+    tool_calls_as_text: Literal["never", "without_tool_choice", "always"] = "never"
+    context_window: int | None = None  # tokens of prompt (and max_tokens, for "400")
+    # Past the window: "cut" answers 200 and then ends the stream (llama.cpp); "400" refuses
+    # the request naming its length (vLLM).
+    overflow: Literal["cut", "400"] = "cut"
+    # Request fields answered with 400 and this message (a model without tool support on
+    # Ollama, vLLM started without --enable-auto-tool-choice).
+    refuses: tuple[tuple[str, str], ...] = ()
+    model_info: tuple[tuple[str, Any], ...] = ()  # extra fields of each /v1/models entry
+    chunk_delay: float = 0.0  # the least seconds between stream events: a model's pace
+
+    def refusal(self, body: Body) -> Reply | None:
+        """The 400 this server answers the request with, if any."""
+        for name, message in self.refuses:
+            if name in body:
+                return Reply(status=400, error_message=message)
+        if self.overflow == "400" and (tokens := self._overflow(body)) is not None:
+            prompt = prompt_tokens(body)
+            return Reply(
+                status=400,
+                error_message=(
+                    f"This model's maximum context length is {self.context_window} tokens. "
+                    f"However, you requested {tokens} tokens ({prompt} in the messages, "
+                    f"{tokens - prompt} in the completion). Please reduce the length of the "
+                    "messages or completion."
+                ),
+            )
+        return None
+
+    def shape(self, reply: Reply, body: Body) -> Reply:
+        """The reply as this server sends it."""
+        changes: dict[str, Any] = {"chunk_delay": max(reply.chunk_delay, self.chunk_delay)}
+        as_text = self.tool_calls_as_text == "always" or (
+            self.tool_calls_as_text == "without_tool_choice" and "tool_choice" not in body
+        )
+        if reply.tool_calls and as_text:
+            written = "".join(
+                "<tool_call>\n"
+                + json.dumps({"name": call.name, "arguments": json.loads(call.arguments_text)})
+                + "\n</tool_call>"
+                for call in reply.tool_calls
+            )
+            changes.update(content=(reply.content or "") + written, tool_calls=[])
+        if self.overflow == "cut" and self._overflow(body) is not None:
+            changes["truncate_after"] = 1  # the role chunk, then the stream ends
+        return dataclasses.replace(reply, **changes)
+
+    def _overflow(self, body: Body) -> int | None:
+        """The tokens requested, when they exceed the context window."""
+        if self.context_window is None:
+            return None
+        tokens = prompt_tokens(body)
+        if self.overflow == "400":
+            tokens += int(body.get("max_tokens") or 0)
+        return tokens if tokens > self.context_window else None
+
+
+def prompt_tokens(body: Body) -> int:
+    """About four characters a token, of the messages and the tool definitions."""
+    text = json.dumps(body.get("messages", []), ensure_ascii=False)
+    return (len(text) + len(json.dumps(body.get("tools") or []))) // 4
+
+
+OPENAI = Profile()
+# llama-cpp-python's server: one request at a time, each new one aborting the stream in
+# progress; 2,048 tokens of context unless started with --n_ctx, and a prompt past it gets
+# HTTP 200 and a cut stream; tools dropped without tool_choice, so the model writes calls.
+LLAMA_CPP = Profile(
+    name="llama.cpp",
+    serial="abort",
+    tool_calls_as_text="without_tool_choice",
+    context_window=2048,
+    overflow="cut",
+    chunk_delay=0.002,
+)
+# Ollama: requests queue for the model (OLLAMA_NUM_PARALLEL=1); a model without tool
+# support answers 400 to any request offering tools.
+OLLAMA = Profile(
+    name="ollama",
+    serial="queue",
+    refuses=(("tools", "registry.ollama.ai/library/gemma:2b does not support tools"),),
+    chunk_delay=0.002,
+)
+# vLLM started without --enable-auto-tool-choice: concurrent, its window in the models
+# list, 400 for a request past it, and 400 for "auto" tool choice.
+VLLM = Profile(
+    name="vllm",
+    context_window=4096,
+    overflow="400",
+    refuses=(
+        (
+            "tools",
+            '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser '
+            "to be set",
+        ),
+    ),
+    model_info=(("max_model_len", 4096),),
+)
+PROFILES = {profile.name: profile for profile in (OPENAI, LLAMA_CPP, OLLAMA, VLLM)}
+
+
 @dataclass
 class Rule:
     match: Match
@@ -113,6 +233,7 @@ class RecordedRequest:
     started: float  # time.monotonic() when the request was received
     finished: float | None = None  # when the scripted response was completely sent
     aborted: bool = False  # the client hung up before the response was completely sent
+    cut_off: bool = False  # a serial profile cut the stream off for a newer request
     rule: int | None = None  # index of the rule that answered; None if none matched
 
     @property
@@ -133,11 +254,16 @@ class RecordedRequest:
 class ScriptedLLMServer:
     """An OpenAI-compatible HTTP server answering chat requests from scripted rules."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, profile: Profile = OPENAI) -> None:
         self._port = port
+        self.profile = profile
+        # The turn of a serial profile: who holds it, and how to cut its stream off.
+        self._serial = threading.Lock()
+        self._running: set[threading.Event] = set()
         self._state = threading.Condition()  # guards rules, requests and connections
         self._rules: list[Rule] = []
         self._requests: list[RecordedRequest] = []
+        self._others: list[RecordedRequest] = []
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
         # Readable once stop() is called, so that waits can select() on it with the client.
@@ -217,13 +343,22 @@ class ScriptedLLMServer:
         with self._state:
             self._rules.clear()
             self._requests.clear()
+            self._others.clear()
 
     # --- inspection ------------------------------------------------------------------------
 
     @property
     def requests(self) -> list[RecordedRequest]:
+        """The chat-completion requests, which every wait and rule is about."""
         with self._state:
             return list(self._requests)
+
+    @property
+    def other_requests(self) -> list[RecordedRequest]:
+        """Every other request: the models list (the engine asks a local endpoint for its
+        context window), unknown paths, bodies that are not JSON."""
+        with self._state:
+            return list(self._others)
 
     def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[RecordedRequest]:
         """Wait until at least `n` requests have arrived; raise TimeoutError otherwise."""
@@ -247,7 +382,7 @@ class ScriptedLLMServer:
 
     def _record(self, request: RecordedRequest) -> None:
         with self._state:
-            self._requests.append(request)
+            (self._requests if request.path == CHAT_PATH else self._others).append(request)
             self._state.notify_all()
 
     def _pick_rule(self, request: RecordedRequest) -> ReplySource | None:
@@ -268,6 +403,29 @@ class ScriptedLLMServer:
             else:
                 request.finished = time.monotonic()
             self._state.notify_all()
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[threading.Event]:
+        """Wait for this request's turn, as the profile says; the event cuts its stream off."""
+        interrupted = threading.Event()
+        if self.profile.serial == "no":
+            yield interrupted
+            return
+        if self.profile.serial == "abort":
+            with self._state:
+                for running in self._running:
+                    running.set()
+        while not self._serial.acquire(timeout=_POLL_SECONDS):
+            if self._stopping.is_set():
+                raise _ServerStopping
+        with self._state:
+            self._running.add(interrupted)
+        try:
+            yield interrupted
+        finally:
+            with self._state:
+                self._running.discard(interrupted)
+            self._serial.release()
 
     def _models(self) -> list[str]:
         with self._state:
@@ -436,6 +594,7 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the openai client expects
     server: _HTTPServer
+    _interrupted = threading.Event()  # set by a serial profile's next request; never here
 
     def setup(self) -> None:
         super().setup()
@@ -492,8 +651,9 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(body, str):
             self._send_json(400, error_body(body, 400))
         elif self.command == "GET" and self.path == MODELS_PATH:
+            extra = dict(self.server.owner.profile.model_info)
             models = [
-                {"id": name, "object": "model", "created": 0, "owned_by": "scripted"}
+                {"id": name, "object": "model", "created": 0, "owned_by": "scripted", **extra}
                 for name in self.server.owner._models()
             ]
             self._send_json(200, {"object": "list", "data": models})
@@ -504,6 +664,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, error_body(message, 404))
 
     def _answer_chat(self, request: RecordedRequest) -> None:
+        owner = self.server.owner
+        with owner._turn() as interrupted:
+            if (refusal := owner.profile.refusal(request.body)) is not None:
+                self._send_json(refusal.status, error_body(refusal.error_message, 400))
+                return
+            self._interrupted = interrupted
+            self._answer_by_rule(request)
+            request.cut_off = interrupted.is_set()
+
+    def _answer_by_rule(self, request: RecordedRequest) -> None:
         source = self.server.owner._pick_rule(request)
         if source is None:
             message = (
@@ -518,6 +688,7 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"scripted server: reply callable of rule {request.rule} raised {err!r}"
             self._send_json(500, error_body(message, 500))
             return
+        reply = self.server.owner.profile.shape(reply, request.body)
         self._wait(reply.delay)
         if reply.raw_body is not None:
             self._send_bytes(reply.status, reply.raw_body.encode(), reply)
@@ -554,7 +725,7 @@ class _Handler(BaseHTTPRequestHandler):
         # (this thread waiting for the GIL) must not push back every event after it.
         due = time.monotonic()
         for number, event in enumerate([*events, "data: [DONE]\n\n"]):
-            if number == reply.truncate_after:
+            if number == reply.truncate_after or self._interrupted.is_set():
                 # No terminating chunk: the client sees a broken chunked body, not a clean end.
                 self._write(pending)
                 self.close_connection = True
@@ -645,10 +816,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve scripted OpenAI chat replies.")
     parser.add_argument("--script", required=True, help='JSON list of {"match", "reply", "times"}')
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=OPENAI.name)
     args = parser.parse_args(argv)
     with open(args.script, encoding="utf-8") as script:
         rules = json.load(script)
-    server = ScriptedLLMServer(port=args.port)
+    server = ScriptedLLMServer(port=args.port, profile=PROFILES[args.profile])
     for rule in rules:
         server.add(rule.get("match"), reply_from_json(rule["reply"]), rule.get("times"))
     with server, contextlib.suppress(KeyboardInterrupt):

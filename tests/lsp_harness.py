@@ -297,12 +297,16 @@ async def editor(
     tcp: bool = False,
     env: Mapping[str, str] | None = None,
     log_file: Path | None = None,
+    client_capabilities: types.ClientCapabilities | None = None,
+    before_initialize: Callable[[LanguageClient], None] | None = None,
 ) -> AsyncIterator[Editor]:
     """A started, initialized server with an editor attached; shut down cleanly afterwards.
 
     The server talks over stdio, or with `tcp` over a TCP port (`deepthink-lsp --tcp`).
     `env` adds to (or overrides) the server's environment; with `log_file` the server logs
     at DEBUG level into that file, as a user capturing its stderr would.
+    `client_capabilities` replace the modern editor's; `before_initialize` sets the client up
+    (handlers, settings) before the session starts.
     """
     root = tmp_path / "project"
     root.mkdir()
@@ -339,10 +343,12 @@ async def editor(
     client.feature(types.WORKSPACE_APPLY_EDIT)(apply_edit)
     client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)(show_message_request)
     client.set_configuration({"deepthink": {}})
+    if before_initialize is not None:
+        before_initialize(client)
     try:
         await client.initialize_session(
             types.InitializeParams(
-                capabilities=capabilities(progress=progress),
+                capabilities=client_capabilities or capabilities(progress=progress),
                 root_uri=from_fs_path(str(root)),
                 initialization_options={"orchestrator": {"parallel_agents": AGENTS}},
             )

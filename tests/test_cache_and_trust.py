@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from orchestrator.cache import ResultCache, cache_key
-from orchestrator.config import Config, ConfigError, load_config
+from orchestrator.config import Config, ConfigError, load_config, resolve_api_key, user_config_path
 from orchestrator.engine import Orchestrator
 from orchestrator.request import Mode, Request
 from orchestrator.result import RunResult, RunStatus
@@ -76,7 +76,7 @@ def script_reading_run(llm: ScriptedLLMServer) -> None:
         return Reply(content="It uses the helper.")
 
     llm.add(scenarios.is_agent, agent)
-    llm.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm.add(scenarios.SYNTHESIS, Reply(content="It uses the helper, which returns a constant."))
 
 
 def test_a_cached_result_is_reused_only_while_what_its_agents_read_is_unchanged(
@@ -230,6 +230,7 @@ def test_untrusted_workspace_cannot_redirect_the_key(tmp_path: Path, key: str) -
         load_config(workspace, user_file=user, env={})
     assert str(workspace / ".deepthink.yaml") in str(error.value)
     assert "trust.workspaces" in str(error.value)
+    assert f"put this setting in your own config ({user_config_path()})" in str(error.value)
 
     user.write_text(f"trust:\n  workspaces: [{workspace}]\n")
     config = load_config(workspace, user_file=user, env={})
@@ -246,6 +247,35 @@ def test_untrusted_workspace_cannot_let_agents_read_secrets(tmp_path: Path) -> N
     (tmp_path / ".deepthink.yaml").write_text("agent:\n  deny_paths: ['*.sql']\n")
     config = load_config(tmp_path, user_file=tmp_path / "none.yaml", env={})
     assert config.agent.deny_paths == ["*.sql"]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost:11434/v1", "http://127.0.0.1:8080/v1", "http://[::1]:8000/v1"]
+)
+def test_untrusted_workspace_may_choose_a_loopback_endpoint_which_gets_no_key(
+    tmp_path: Path, url: str
+) -> None:
+    (tmp_path / ".deepthink.yaml").write_text(f"provider:\n  base_url: {url}\n")
+    env = {"DEEPTHINK_API_KEY": "sk-user-key"}
+
+    config = load_config(tmp_path, user_file=tmp_path / "none.yaml", env=env)
+
+    assert config.provider.base_url == url.rstrip("/")
+    assert not config.provider.send_key
+    assert resolve_api_key(config, env) is None
+    # The user's own choice of the same endpoint, later in the layers, sends the key as usual.
+    user = tmp_path / "user.yaml"
+    user.write_text(f"provider:\n  base_url: {url}\n")
+    assert resolve_api_key(load_config(tmp_path / "elsewhere", user_file=user, env=env), env)
+
+
+def test_a_loopback_workspace_endpoint_moved_elsewhere_by_the_environment_gets_the_key(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".deepthink.yaml").write_text("provider:\n  base_url: http://localhost:1/v1\n")
+    env = {"DEEPTHINK_API_KEY": "sk-user-key", "DEEPTHINK_BASE_URL": "https://api.example/v1"}
+    config = load_config(tmp_path, user_file=tmp_path / "none.yaml", env=env)
+    assert resolve_api_key(config, env) == "sk-user-key"
 
 
 def test_untrusted_workspace_may_tune_agents(tmp_path: Path) -> None:

@@ -82,6 +82,15 @@ def test_base_url_falls_back_to_openai_variable(tmp_path: Path) -> None:
         ("provider: [1, 2]\n", "provider: expected a mapping of keys"),
         ("council:\n  models: gpt-4o\n", "council.models: expected a valid list"),
         ("provider:\n  api_key: sk-secret\n", "API keys do not belong in config files"),
+        (
+            "orchestrator:\n  max_concurrent_agents: 1\n",
+            "replaced by provider.max_concurrent_requests",
+        ),
+        (
+            "provider:\n  max_output_tokens:\n    agents: 100\n",
+            "provider.max_output_tokens.agents: unknown key (known keys: plan, agent, synthesis)",
+        ),
+        ("provider:\n  context_window: 100\n", "provider.context_window: expected greater"),
         ("- just\n- a list\n", "expected a mapping of sections"),
         ("provider:\n  model: [unclosed\n", "not valid YAML"),
     ],

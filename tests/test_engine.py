@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator import prompts
 from orchestrator.cancel import CancelToken
 from orchestrator.engine import Orchestrator
 from orchestrator.progress import AgentState, Phase, Progress, Snapshot
@@ -110,7 +111,7 @@ def test_agents_start_while_the_plan_is_still_streaming_in(
     # last one has arrived.
     llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(4), chunk_delay=0.1))
     llm_server.add(scenarios.is_agent, Reply(content="An answer."))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="Merged."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The merged answer."))
     snapshots: list[Snapshot] = []
     progress = Progress()
     progress.subscribe(snapshots.append)
@@ -136,7 +137,7 @@ def test_a_key_the_model_puts_in_the_streamed_plan_reaches_nothing(
     )
     llm_server.add(scenarios.DECOMPOSE, Reply(content=plan, pieces=len(plan) // 4))
     llm_server.add(scenarios.is_agent, Reply(content="An answer."))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="Merged."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The answers agree: it divides by b."))
     snapshots: list[Snapshot] = []
     progress = Progress()
     progress.subscribe(snapshots.append)
@@ -153,11 +154,29 @@ def test_a_key_the_model_puts_in_the_streamed_plan_reaches_nothing(
     assert "print ***" in agent_prompts and "test-key" not in agent_prompts
 
 
-def test_agents_started_from_a_plan_that_proves_unusable_keep_their_questions(
+def test_a_short_plan_keeps_its_questions_and_fills_the_rest_from_templates(
     llm_server: ScriptedLLMServer, make_orchestrator: Make
 ) -> None:
-    # Two whole sub-questions, then the plan ends short of four: the retry fills the rest.
-    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(2)), times=1)
+    # Two whole sub-questions for four agents, the way a small model plans.
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(2)))
+    llm_server.add(None, Reply(content="An answer."))
+
+    result = make_orchestrator().run(REQUEST)
+
+    assert [a.role for a in result.agents] == ["role 1", "role 2", "alternatives", "verification"]
+    assert len([r for r in chat_requests(llm_server) if scenarios.DECOMPOSE in r.messages_text
+                and "Your sub-question" not in r.messages_text]) == 1, "no retry"  # fmt: skip
+    asked = [r.body["messages"][-1]["content"] for r in agent_requests(llm_server)]
+    assert len(asked) == 4 and any(a.endswith("sub-question 1?") for a in asked)
+    assert any("2 usable sub-question(s) for 4 agents" in f for f in result.failures)
+    assert result.status is RunStatus.DONE
+
+
+def test_a_plan_that_copies_the_example_is_asked_again_and_agents_keep_their_questions(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    copied = {"subtasks": [{"role": r, "question": q} for r, q in prompts.EXAMPLE_PLAN]}
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=json.dumps(copied)), times=1)
     retry = json.dumps(
         {"subtasks": [{"role": f"retry {i}", "question": f"again {i}?"} for i in range(1, 5)]}
     )
@@ -166,11 +185,11 @@ def test_agents_started_from_a_plan_that_proves_unusable_keep_their_questions(
 
     result = make_orchestrator().run(REQUEST)
 
-    assert [a.role for a in result.agents] == ["role 1", "role 2", "retry 3", "retry 4"]
-    asked = sorted(r.body["messages"][-1]["content"] for r in agent_requests(llm_server))
-    assert len(asked) == 4, "each agent ran once"
-    assert ["sub-question 1?" in a for a in asked].count(True) == 1
-    assert ["again 4?" in a for a in asked].count(True) == 1
+    assert [a.role for a in result.agents] == ["retry 1", "retry 2", "retry 3", "retry 4"]
+    retry_request = [
+        r for r in chat_requests(llm_server) if "copies the example" in r.messages_text
+    ]
+    assert retry_request, "the retry says what was wrong"
     assert result.status is RunStatus.DONE
 
 
@@ -215,7 +234,7 @@ def test_tool_calls_are_executed_and_sandbox_escapes_refused(
         return Reply(content="Checked: " + " || ".join(m["content"] for m in tool_results))
 
     llm_server.add(scenarios.is_agent, agent)
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The merged answer."))
 
     result = make_orchestrator(orchestrator={"parallel_agents": 1}).run(REQUEST)
 
@@ -232,10 +251,12 @@ def test_tool_calls_are_executed_and_sandbox_escapes_refused(
 
 def test_finish_tool_ends_the_agent(llm_server: ScriptedLLMServer, make_orchestrator: Make) -> None:
     llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
-    llm_server.add(scenarios.is_agent, Reply(tool_calls=[ToolCall("finish", {"answer": "Done."})]))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(
+        scenarios.is_agent, Reply(tool_calls=[ToolCall("finish", {"answer": "Done: it divides."})])
+    )
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The merged answer."))
     result = make_orchestrator(orchestrator={"parallel_agents": 1}).run(REQUEST)
-    assert result.agents[0].answer == "Done."
+    assert result.agents[0].answer == "Done: it divides."
     assert len(agent_requests(llm_server)) == 1
 
 
@@ -243,9 +264,11 @@ def test_max_iterations_forces_a_final_answer_without_tools(
     llm_server: ScriptedLLMServer, make_orchestrator: Make
 ) -> None:
     llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(1)))
-    llm_server.add(lambda b: scenarios.is_agent(b) and "tools" not in b, Reply(content="final"))
+    llm_server.add(
+        lambda b: scenarios.is_agent(b) and "tools" not in b, Reply(content="The final answer.")
+    )
     llm_server.add(scenarios.is_agent, Reply(tool_calls=[ToolCall("list_files", {})]))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The merged answer."))
     result = make_orchestrator(
         agent={"max_iterations": 3}, orchestrator={"parallel_agents": 1}
     ).run(REQUEST)
@@ -253,7 +276,7 @@ def test_max_iterations_forces_a_final_answer_without_tools(
     assert len(requests) == 3
     assert "tools" in requests[0].body and "tools" not in requests[2].body
     assert "used your tool budget" in requests[2].messages_text
-    assert result.agents[0].answer == "final"
+    assert result.agents[0].answer == "The final answer."
 
 
 def test_agent_timeout_keeps_the_other_answers(
@@ -266,7 +289,7 @@ def test_agent_timeout_keeps_the_other_answers(
     llm_server.add(
         scenarios.is_agent, lambda b: Reply(content=f"answer {scenarios.agent_number(b)}")
     )
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The merged answer."))
 
     result = make_orchestrator(orchestrator={"parallel_agents": 3, "task_timeout": 0.5}).run(
         REQUEST
@@ -278,7 +301,7 @@ def test_agent_timeout_keeps_the_other_answers(
         AgentState.DONE,
     ]
     assert result.status is RunStatus.PARTIAL
-    assert result.markdown == "merged"
+    assert result.markdown == "The merged answer."
     synthesis = chat_requests(llm_server)[-1].messages_text
     assert "answer 1" in synthesis and "answer 3" in synthesis
     assert any("task_timeout" in f for f in result.failures)
@@ -413,10 +436,12 @@ def test_review_returns_structured_findings(
         {"path": "a.py", "start_line": 5, "severity": "bogus", "message": "divides by zero"},
         {"message": "no line"},
     ]
-    scenarios.script_run(llm_server, 2, synthesis="Review." + scenarios.findings_block(findings))
+    scenarios.script_run(
+        llm_server, 2, synthesis="Two problems." + scenarios.findings_block(findings)
+    )
     review = Request(Mode.REVIEW, "a.py", "    return a / b", 2, 2)
     result = make_orchestrator(orchestrator={"parallel_agents": 2}).run(review)
-    assert result.markdown == "Review."
+    assert result.markdown == "Two problems."
     assert [(f.start_line, f.end_line, f.severity) for f in result.findings] == [
         (2, 2, Severity.ERROR),
         (5, 5, Severity.WARNING),
@@ -438,14 +463,14 @@ def test_an_endpoint_dripping_the_plan_is_cut_off_at_the_phase_deadline(
     plan = scenarios.plan(2)
     llm_server.add(scenarios.DECOMPOSE, Reply(content=plan, pieces=len(plan), chunk_delay=0.2))
     llm_server.add(scenarios.is_agent, Reply(content="An answer."))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="Merged."))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The answers agree: it divides by b."))
 
     result = make_orchestrator(orchestrator={"parallel_agents": 2, "phase_timeout": 0.5}).run(
         REQUEST
     )
 
     assert result.status is RunStatus.DONE
-    assert result.markdown == "Merged."
+    assert result.markdown == "The answers agree: it divides by b."
     assert "decomposition stopped after 0.5 s (orchestrator.phase_timeout)" in result.failures
 
 
@@ -472,7 +497,7 @@ def test_tool_calls_past_the_per_turn_cap_are_not_run_and_the_model_is_told(
     flood = [ToolCall("read_file", {"path": "a.py"}, id=f"call_{n}") for n in range(400)]
     llm_server.add(scenarios.is_agent, Reply(tool_calls=flood), times=1)
     llm_server.add(scenarios.is_agent, Reply(content="An answer."))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The answers agree: it divides by b."))
 
     result = make_orchestrator(
         orchestrator={"parallel_agents": 1}, agent={"max_tool_calls_per_turn": 3}
@@ -502,7 +527,7 @@ def test_an_agents_tool_output_is_capped_in_all_and_then_it_must_answer(
     reads = [ToolCall("read_file", {"path": "big.txt"}, id=f"call_{n}") for n in range(2)]
     llm_server.add(scenarios.is_agent, Reply(tool_calls=reads), times=1)
     llm_server.add(scenarios.is_agent, Reply(content="An answer."))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The answers agree: it divides by b."))
 
     result = make_orchestrator(
         orchestrator={"parallel_agents": 1}, agent={"max_tool_output_chars": 1000}
@@ -524,7 +549,7 @@ def test_a_lone_surrogate_from_the_model_or_a_file_name_does_not_stop_the_agent(
     calls = [ToolCall("read_file", {"path": "\ud800.py"}), ToolCall("list_files", {})]
     llm_server.add(scenarios.is_agent, Reply(content="Look\udc00", tool_calls=calls), times=1)
     llm_server.add(scenarios.is_agent, Reply(content="An answer."))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The answers agree: it divides by b."))
 
     result = make_orchestrator(orchestrator={"parallel_agents": 1}).run(REQUEST)
 
@@ -547,7 +572,7 @@ def test_a_secret_in_the_workspace_reaches_the_model_only_if_the_user_allows_it(
         scenarios.is_agent, Reply(tool_calls=[ToolCall("read_file", {"path": ".env"})]), times=1
     )
     llm_server.add(scenarios.is_agent, Reply(content="An answer."))
-    llm_server.add(scenarios.SYNTHESIS, Reply(content="merged"))
+    llm_server.add(scenarios.SYNTHESIS, Reply(content="The answers agree: it divides by b."))
     agent = {"allow_paths": [".env"]} if allowed else {}
 
     make_orchestrator(orchestrator={"parallel_agents": 1}, agent=agent).run(REQUEST)

@@ -143,12 +143,23 @@ def test_retry_after_longer_than_the_deadline_is_not_waited_for(
     assert len(llm_server.requests) == 1
 
 
+def cancel_once_sent(llm_server: ScriptedLLMServer, token: CancelToken) -> None:
+    """Cancel once the request reached the server: the client's first import may be slow."""
+
+    def cancel() -> None:
+        llm_server.wait_for_requests(1, timeout=30)
+        time.sleep(0.1)  # into the request
+        token.cancel()
+
+    threading.Thread(target=cancel, daemon=True).start()
+
+
 def test_cancel_aborts_the_request_in_flight(
     llm_server: ScriptedLLMServer, client: LLMClient
 ) -> None:
     llm_server.add(None, Reply(content="slow", delay=30))
     token = CancelToken()
-    threading.Timer(0.2, token.cancel).start()
+    cancel_once_sent(llm_server, token)
     with pytest.raises(Cancelled):
         complete(client, token)
     (request,) = llm_server.wait_settled()
@@ -156,10 +167,12 @@ def test_cancel_aborts_the_request_in_flight(
 
 
 def test_deadline_aborts_mid_stream(llm_server: ScriptedLLMServer, client: LLMClient) -> None:
+    llm_server.add(None, Reply(content="ready"), times=1)
+    complete(client, CancelToken())  # the deadline is for the stream, not the client's import
     llm_server.add(None, Reply(content="word " * 40, chunk_delay=0.5))
     with pytest.raises(DeadlineExceeded):
         complete(client, CancelToken().child(timeout=0.3))
-    (request,) = llm_server.wait_settled()
+    (_, request) = llm_server.wait_settled()
     assert request.aborted
 
 
@@ -168,7 +181,7 @@ def test_cancel_interrupts_the_wait_before_a_retry(
 ) -> None:
     llm_server.add(None, Reply(status=429, headers={"Retry-After": "20"}))
     token = CancelToken()
-    threading.Timer(0.2, token.cancel).start()
+    cancel_once_sent(llm_server, token)
     started = time.monotonic()
     with pytest.raises(Cancelled):
         complete(client, token)
@@ -215,3 +228,96 @@ def test_a_redirect_within_the_origin_is_followed(
     llm_server.add(None, Reply(content="followed"))
     assert complete(client).content == "followed"  # type: ignore[attr-defined]
     assert len(llm_server.requests) == 2
+
+
+def test_every_attempt_is_reported_with_how_it_ended(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, Reply(status=503), times=1)
+    llm_server.add(None, Reply(content="ok", usage=(5, 1)))
+    attempts: list[tuple[int, str]] = []
+    client.complete(
+        model="m",
+        messages=MESSAGES,
+        cancel=CancelToken(),
+        on_attempt=lambda usage, error: attempts.append((usage.prompt_tokens, error)),
+    )
+    assert attempts[0][1] == "HTTP 503" and attempts[0][0] > 0, "a failed request costs too"
+    assert attempts[1] == (5, "")
+
+
+@pytest.mark.parametrize(
+    ("message", "dropped", "kept"),
+    [
+        ("Unsupported parameter: 'max_tokens'; use 'max_completion_tokens'", "max_tokens", None),
+        ("tool_choice is not supported", "tool_choice", "tools"),
+        ("response_format json_object unsupported", "response_format", None),
+    ],
+)
+def test_a_refused_field_is_dropped_and_remembered(
+    llm_server: ScriptedLLMServer, message: str, dropped: str, kept: str | None
+) -> None:
+    provider = ProviderConfig(base_url=llm_server.base_url, max_retries=0)
+    llm_server.add(lambda body: dropped in body, Reply(status=400, error_message=message))
+    llm_server.add(None, Reply(content="ok"))
+    tools = [{"type": "function", "function": {"name": "t", "parameters": {}}}]
+    client = LLMClient(provider, "k")
+    try:
+        for _ in range(2):
+            client.complete(
+                model="m",
+                messages=MESSAGES,
+                cancel=CancelToken(),
+                tools=tools,
+                max_tokens=50,
+                json_object=True,
+            )
+    finally:
+        client.close()
+    first, retried, later = llm_server.requests
+    assert dropped in first.body and dropped not in retried.body and dropped not in later.body
+    if kept:
+        assert kept in later.body
+    if dropped == "max_tokens":
+        assert later.body["max_completion_tokens"] == 50
+
+
+def test_tools_refused_are_reported_as_such(
+    llm_server: ScriptedLLMServer, client: LLMClient
+) -> None:
+    llm_server.add(None, Reply(status=400, error_message="this model does not support tools"))
+    tools = [{"type": "function", "function": {"name": "t", "parameters": {}}}]
+    with pytest.raises(LLMError) as error:
+        client.complete(model="m", messages=MESSAGES, cancel=CancelToken(), tools=tools)
+    assert error.value.tools_refused and client.tools_refused
+
+
+def test_a_request_waits_for_a_slot_and_a_cancel_ends_the_wait(
+    llm_server: ScriptedLLMServer,
+) -> None:
+    provider = ProviderConfig(base_url=llm_server.base_url, max_concurrent_requests=1)
+    llm_server.add(None, Reply(content="slow", delay=30))
+    client = LLMClient(provider, "k")
+    first, second = CancelToken(), CancelToken()
+    outcomes: list[str] = []
+
+    def ask(token: CancelToken) -> None:
+        try:
+            complete(client, token)
+        except Cancelled:
+            outcomes.append("cancelled")
+
+    holder = threading.Thread(target=ask, args=(first,))
+    holder.start()
+    llm_server.wait_for_requests(1)
+    waiter = threading.Thread(target=ask, args=(second,))
+    waiter.start()
+    waiter.join(0.3)
+    assert waiter.is_alive() and len(llm_server.requests) == 1, "the second waits its turn"
+    second.cancel()
+    waiter.join(5)
+    first.cancel()
+    holder.join(5)
+    client.close()
+    assert outcomes == ["cancelled", "cancelled"]
+    assert len(llm_server.requests) == 1, "the cancelled wait never sent its request"

@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from orchestrator.decompose import PlanError, fallback_plan, parse_plan, streamed_subtasks
+from orchestrator.decompose import (
+    PlanError,
+    Subtask,
+    fallback_plan,
+    parse_plan,
+    streamed_subtasks,
+)
+from orchestrator.prompts import EXAMPLE_PLAN
 from orchestrator.request import Mode, Request
 from orchestrator.result import Severity
 from orchestrator.synthesis import split_findings
@@ -34,17 +41,38 @@ def test_plan_is_found_wherever_the_model_put_it(text: str) -> None:
     ("text", "problem"),
     [
         ("no json here", "no JSON found"),
-        ('{"subtasks": [', "invalid JSON"),
+        ('{"subtasks": [', "the subtasks list is empty"),
+        ("[1, 2", 'subtask 1 has no "role"'),
         ('{"tasks": []}', '"subtasks" list'),
-        (json.dumps(PLAN), "expected exactly 3 subtasks, got 2"),
         ('{"subtasks": [{"role": "", "question": "q"}] }', 'subtask 1 has no "role"'),
         ('{"subtasks": [{"role": "r", "question": 5}] }', 'subtask 1 has no "question"'),
+        (
+            json.dumps({"subtasks": [{"role": r, "question": q} for r, q in EXAMPLE_PLAN]}),
+            "subtask 1 copies the example",
+        ),
     ],
 )
 def test_unusable_plans_say_why(text: str, problem: str) -> None:
-    count = 3 if "exactly 3" in problem else 1
     with pytest.raises(PlanError, match=problem):
-        parse_plan(text, count)
+        parse_plan(text, 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{'subtasks': [{'role': 'security', 'question': 'Is input checked?'},]}",
+        '{"subtasks": [{"role": "security", "question": "Is input checked?"}, {"role": "x"',
+        '```json\n{"subtasks": [{"role": "security", "question": "Is input checked?"}]\n```',
+    ],
+    ids=["single quotes and trailing comma", "cut off", "unclosed"],
+)
+def test_near_json_plans_are_repaired(text: str) -> None:
+    assert parse_plan(text, 4) == [Subtask("security", "Is input checked?")]
+
+
+def test_a_plan_with_fewer_items_keeps_them_and_a_longer_one_is_cut() -> None:
+    assert len(parse_plan(json.dumps(PLAN), 3)) == 2
+    assert len(parse_plan(json.dumps(PLAN), 1)) == 1
 
 
 def test_subtasks_are_read_from_a_plan_still_streaming_in() -> None:

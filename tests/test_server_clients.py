@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from pygls.uris import from_fs_path
 
 from tests.gitrepo import git
 from tests.llm_server import ScriptedLLMServer
@@ -138,7 +139,9 @@ async def test_review_diff_of_the_workspace_reviews_every_changed_file(
         git(ed.root, "commit", "-q", "-m", "initial")
         (ed.root / "b.py").write_text("x = y\n", encoding="utf-8")
 
-        arguments = {"uri": uri, "mode": "review-diff", "scope": "workspace"}
+        # A client without an open editor names the folder (VS Code's Source Control view).
+        folder = from_fs_path(str(ed.root))
+        arguments = {"uri": folder, "mode": "review-diff", "scope": "workspace"}
         reply = await ed.command("deepthink.run", arguments)
         await ed.progress_end(reply["job"])
         await ed.message("reviewed the changes of the workspace")

@@ -101,8 +101,13 @@ def plan_arrivals(agents: int) -> list[float]:
 def engine_config(base_url: str, agents: int, concurrency: int | None) -> Config:
     return validate(
         {
-            "provider": {"base_url": base_url, "model": "bench", "max_retries": 0},
-            "orchestrator": {"parallel_agents": agents, "max_concurrent_agents": concurrency},
+            "provider": {
+                "base_url": base_url,
+                "model": "bench",
+                "max_retries": 0,
+                "max_concurrent_requests": concurrency,
+            },
+            "orchestrator": {"parallel_agents": agents},
             "cache": {"enabled": False},
         },
         "benchmark",

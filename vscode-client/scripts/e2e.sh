@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end test of the extension in a real VS Code (code-server) driven by a real browser.
 #
-# Installs what it needs when missing, then runs e2e/explain.e2e.ts:
+# Installs what it needs when missing, then runs e2e/extension.e2e.ts:
 #   - Debian packages: chromium (the browser), ripgrep (seeds @vscode/ripgrep, which would
 #     otherwise download from GitHub), libkrb5-dev (code-server's native `kerberos` module);
 #   - code-server $CODE_SERVER_VERSION from npm, into a cache directory outside the repository;
-#   - the extension's npm dependencies, and the VSIX (dist/deepthink-lsp.vsix).
+#   - the extension's npm dependencies, and the VSIX with the server bundled
+#     (dist/deepthink-lsp-linux-x64.vsix; its wheels come from the package index).
+# The test's Python ($DEEPTHINK_E2E_PYTHON, default ../.venv/bin/python) runs the scripted LLM
+# server and pip for the bundle; the extension itself gets a Python without deepthink-lsp.
 # Extra arguments go to `node --test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -104,8 +107,9 @@ install_debian_packages
 install_code_server
 
 [ -d node_modules ] || npm ci --loglevel=error
-npm run --silent package  # builds dist/extension.js first (vscode:prepublish)
+export DEEPTHINK_E2E_PYTHON="${DEEPTHINK_E2E_PYTHON:-$PWD/../.venv/bin/python}"
+DEEPTHINK_BUNDLE_PYTHON="$DEEPTHINK_E2E_PYTHON" npm run --silent package -- linux-x64
 
 export DEEPTHINK_E2E_CODE_SERVER="$code_server_bin"
-export DEEPTHINK_E2E_VSIX="$PWD/dist/deepthink-lsp.vsix"
-exec node --import tsx --test --test-timeout=300000 "$@" e2e/explain.e2e.ts
+export DEEPTHINK_E2E_VSIX="$PWD/dist/deepthink-lsp-linux-x64.vsix"
+exec node --import tsx --test --test-timeout=300000 "$@" e2e/extension.e2e.ts

@@ -7,9 +7,10 @@ import {
     ResponseError,
     ServerOptions,
 } from 'vscode-languageclient/node';
-import { Interpreter, PYTHON_FLAGS } from './interpreter';
+import { PYTHON_FLAGS } from './interpreter';
 import { NotificationProgressFeature } from './progress';
-import { FlatSettings, SECTION, SERVER_SETTING_NAMES, ServerSettings, toServerSettings } from './settings';
+import { RunStatusBar } from './statusBar';
+import { effectiveValue, FlatSettings, SECTION, SERVER_SETTING_NAMES, ServerSettings, toServerSettings } from './settings';
 
 export const RUN_COMMAND = 'deepthink.run';
 export const ASK_COMMAND = 'deepthink.askWithPrompt';
@@ -17,16 +18,20 @@ export const ASK_COMMAND = 'deepthink.askWithPrompt';
 /** The one argument of the server's `deepthink.run` command. */
 export interface RunArguments {
     uri: string;
-    range: { start: { line: number; character: number }; end: { line: number; character: number } };
+    /** Required except for review-diff, where it only says where the summary goes. */
+    range?: { start: { line: number; character: number }; end: { line: number; character: number } };
     mode: 'explain' | 'review' | 'ask' | 'review-diff';
     question?: string;
     output?: 'comment' | 'hover';
+    /** review-diff only: this file's changes (the default) or every change in the repository. */
+    scope?: 'file' | 'workspace';
 }
 
 export function createClient(
-    interpreter: Interpreter,
+    python: string,
     apiKey: string | undefined,
     outputChannel: LogOutputChannel,
+    statusBar: RunStatusBar,
 ): LanguageClient {
     const env = { ...process.env };
     if (apiKey) {
@@ -35,7 +40,7 @@ export function createClient(
         env.DEEPTHINK_API_KEY = apiKey;
     }
     const serverOptions: ServerOptions = {
-        command: interpreter.path,
+        command: python,
         args: [...PYTHON_FLAGS, '-m', 'server'],
         options: { env, cwd: workspace.workspaceFolders?.[0]?.uri.fsPath },
     };
@@ -56,9 +61,17 @@ export function createClient(
                 // Sent when `deepthink.*` settings change, once the server registers for it. The
                 // server pulls its settings again; the payload is in its shape, not VS Code's.
                 didChangeConfiguration: async () => {
-                    await client.sendNotification(DidChangeConfigurationNotification.type, {
-                        settings: { [SECTION]: serverSettings() },
-                    });
+                    try {
+                        await client.sendNotification(DidChangeConfigurationNotification.type, {
+                            settings: { [SECTION]: serverSettings() },
+                        });
+                    } catch (error) {
+                        // A change of the interpreter stops this client for a new one, maybe
+                        // while this was sent: no error toast for a client on its way out.
+                        if (client.isRunning()) {
+                            throw error;
+                        }
+                    }
                 },
             },
             provideCodeActions: async (document, range, context, token, next) => {
@@ -72,7 +85,7 @@ export function createClient(
         },
     };
     const client = new LanguageClient('deepthink', 'Deep think', serverOptions, clientOptions);
-    client.registerFeature(new NotificationProgressFeature(client));
+    client.registerFeature(new NotificationProgressFeature(client, statusBar));
     return client;
 }
 
@@ -81,9 +94,7 @@ function serverSettings(scopeUri?: string): ServerSettings {
     const config = workspace.getConfiguration(SECTION, scopeUri ? Uri.parse(scopeUri) : undefined);
     const flat: FlatSettings = {};
     for (const name of SERVER_SETTING_NAMES) {
-        // Only values someone set: a contributed default would hide the YAML config's value.
-        const values = config.inspect(name);
-        flat[name] = values?.workspaceFolderValue ?? values?.workspaceValue ?? values?.globalValue;
+        flat[name] = effectiveValue(name, config.inspect(name));
     }
     return toServerSettings(flat);
 }

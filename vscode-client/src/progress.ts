@@ -1,6 +1,6 @@
-// The server's work-done progress as a cancellable notification. vscode-languageclient shows
-// server-initiated progress in the status bar only, where a long deep think goes unnoticed
-// and Cancel is out of reach.
+// The server's work-done progress as a cancellable notification, and in the extension's status
+// bar item. vscode-languageclient shows server-initiated progress in the window's progress
+// area only, where a long deep think goes unnoticed and Cancel is out of reach.
 import { CancellationToken, Progress, ProgressLocation, window } from 'vscode';
 import {
     BaseLanguageClient,
@@ -12,14 +12,16 @@ import {
     WorkDoneProgressCreateRequest,
     WorkDoneProgressReport,
 } from 'vscode-languageclient/node';
-
-const END_MESSAGE_MS = 10_000; // how long the status bar shows how a run ended
+import { RunStatusBar } from './statusBar';
 
 /** Registered after the client's own progress feature, so its handler is the one that stays. */
 export class NotificationProgressFeature implements StaticFeature {
     private readonly active = new Set<NotificationProgress>();
 
-    constructor(private readonly client: BaseLanguageClient) {}
+    constructor(
+        private readonly client: BaseLanguageClient,
+        private readonly statusBar: RunStatusBar,
+    ) {}
 
     fillClientCapabilities(): void {
         // The client's progress feature already announces window.workDoneProgress.
@@ -27,7 +29,9 @@ export class NotificationProgressFeature implements StaticFeature {
 
     initialize(): void {
         this.client.onRequest(WorkDoneProgressCreateRequest.type, ({ token }) => {
-            const progress = new NotificationProgress(this.client, token, () => this.active.delete(progress));
+            const progress = new NotificationProgress(this.client, this.statusBar, token, () =>
+                this.active.delete(progress),
+            );
             this.active.add(progress);
         });
     }
@@ -46,7 +50,6 @@ export class NotificationProgressFeature implements StaticFeature {
 
 class NotificationProgress {
     private readonly listener: { dispose(): void };
-    private title = 'Deep think';
     private reported = 0;
     private progress: Progress<{ message?: string; increment?: number }> | undefined;
     private finish: (() => void) | undefined;
@@ -54,6 +57,7 @@ class NotificationProgress {
 
     constructor(
         private readonly client: BaseLanguageClient,
+        private readonly statusBar: RunStatusBar,
         private readonly token: string | number,
         private readonly onEnd: () => void,
     ) {
@@ -69,7 +73,7 @@ class NotificationProgress {
     }
 
     private begin(value: WorkDoneProgressBegin): void {
-        this.title = value.title;
+        this.statusBar.begin(this.token, value.title);
         void window.withProgress(
             { location: ProgressLocation.Notification, title: value.title, cancellable: value.cancellable },
             (progress, cancellation: CancellationToken) => {
@@ -90,6 +94,7 @@ class NotificationProgress {
         const percentage = Math.max(this.reported, Math.min(value.percentage ?? this.reported, 100));
         this.progress?.report({ message: value.message, increment: percentage - this.reported });
         this.reported = percentage;
+        this.statusBar.report(this.token, value.message);
     }
 
     end(message: string | undefined): void {
@@ -99,9 +104,7 @@ class NotificationProgress {
         this.ended = true;
         this.listener.dispose();
         this.finish?.();
-        if (message) {
-            window.setStatusBarMessage(`${this.title}: ${message}`, END_MESSAGE_MS);
-        }
+        this.statusBar.end(this.token, message);
         this.onEnd();
     }
 }

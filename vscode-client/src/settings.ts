@@ -16,6 +16,31 @@ export const SERVER_SETTING_NAMES = [
 
 export type ServerSettingName = (typeof SERVER_SETTING_NAMES)[number];
 
+/**
+ * Settings at `machine` scope: only the user's own settings may set them, never a workspace's
+ * `.vscode/settings.json`, which comes with the repository. `baseUrl` is where the API key is
+ * sent (the server refuses it from a workspace's `.deepthink.yaml` for the same reason).
+ */
+export const MACHINE_SETTINGS: ReadonlySet<ServerSettingName> = new Set(['baseUrl']);
+
+/** The values of one setting at each level, as `WorkspaceConfiguration.inspect` gives them. */
+export interface SettingValues {
+    globalValue?: unknown;
+    workspaceValue?: unknown;
+    workspaceFolderValue?: unknown;
+}
+
+/**
+ * The value someone set, the most specific level first; a contributed default counts as not
+ * set (it would hide the YAML config's value). Machine settings come from the user's only.
+ */
+export function effectiveValue(name: ServerSettingName, values: SettingValues | undefined): unknown {
+    if (MACHINE_SETTINGS.has(name)) {
+        return values?.globalValue;
+    }
+    return values?.workspaceFolderValue ?? values?.workspaceValue ?? values?.globalValue;
+}
+
 /** Values as the user wrote them: settings.json may hold anything, the server validates. */
 export type FlatSettings = Partial<Record<ServerSettingName, unknown>>;
 

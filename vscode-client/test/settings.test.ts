@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { expandInterpreterSetting, toServerSettings } from '../src/settings';
+import { effectiveValue, expandInterpreterSetting, toServerSettings } from '../src/settings';
 
 describe('toServerSettings', () => {
     it('nests every flat setting under its YAML key', () => {
@@ -84,5 +84,20 @@ describe('expandInterpreterSetting', () => {
     it('keeps other paths as they are', () => {
         assert.equal(expandInterpreterSetting('/usr/bin/python3', '/ws', '/home/me'), '/usr/bin/python3');
         assert.equal(expandInterpreterSetting('py~thon', '/ws', '/home/me'), 'py~thon');
+    });
+});
+
+describe('effectiveValue', () => {
+    it('takes the most specific level someone set', () => {
+        assert.equal(effectiveValue('model', { globalValue: 'a', workspaceValue: 'b', workspaceFolderValue: 'c' }), 'c');
+        assert.equal(effectiveValue('model', { globalValue: 'a', workspaceValue: 'b' }), 'b');
+        assert.equal(effectiveValue('model', { globalValue: 'a' }), 'a');
+        assert.equal(effectiveValue('model', undefined), undefined);
+    });
+
+    it("takes the endpoint from the user's settings only: a workspace can't redirect the key", () => {
+        const values = { globalValue: 'http://mine/v1', workspaceValue: 'http://theirs/v1', workspaceFolderValue: 'http://x/v1' };
+        assert.equal(effectiveValue('baseUrl', values), 'http://mine/v1');
+        assert.equal(effectiveValue('baseUrl', { workspaceValue: 'http://theirs/v1' }), undefined);
     });
 });

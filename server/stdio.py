@@ -1,12 +1,4 @@
-"""stdin for pygls, ended on framing its read loop cannot survive, with a logged reason.
-
-pygls 2.1 (pygls/io_.py, `run_async`) reads whatever length a Content-Length header names
-(a first message claiming 10^12 bytes ended in MemoryError), and reads past a header it
-cannot parse as if it were not there, taking the body for headers from then on. Neither can
-be recovered from without guessing where the next message starts: the server stops, saying
-why, as at the end of its input. pygls reads stdin with `readline()` and `read(n)` only
-(`StdinAsyncReader`), so this wraps those two.
-"""
+"""stdin as pygls reads it, ended with a logged reason on framing it cannot survive."""
 
 from __future__ import annotations
 
@@ -16,20 +8,30 @@ from typing import Protocol
 
 _log = logging.getLogger(__name__)
 
-# A message of this size is no editor's.
+# A message of this size is no editor's: pygls would try to read it whole (a first message
+# claiming 10^12 bytes ended in MemoryError).
 MAX_MESSAGE_BYTES = 128 * 1024 * 1024
-# pygls' own header pattern: a header it would not take is one it would skip.
-_CONTENT_LENGTH = re.compile(rb"^Content-Length: (\d+)\r\n$")
 _HEADER_SHOWN_BYTES = 80
+_CONTENT_LENGTH = re.compile(rb"^Content-Length: (\d+)\r\n$")
 
 
 class Reader(Protocol):
+    """The two calls pygls reads stdin with (pygls/io_.py, `StdinAsyncReader`)."""
+
     def readline(self) -> bytes: ...
 
     def read(self, n: int, /) -> bytes: ...
 
 
 class CheckedStdin:
+    """stdin, ended on framing that pygls' loop cannot survive, with a logged reason.
+
+    pygls (io_.py, `run_async`) reads whatever length a Content-Length header names, and
+    reads past a header it cannot parse as if it were not there, taking the body for headers
+    from then on. Neither can be recovered from without guessing where the next message
+    starts: the server stops, saying why, as at the end of its input.
+    """
+
     def __init__(self, stdin: Reader) -> None:
         self._stdin = stdin
         self._ended = False

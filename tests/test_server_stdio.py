@@ -1,4 +1,4 @@
-"""LSP framing the server's read loop cannot survive: it stops with the reason, at once."""
+"""The server over stdio: framing it cannot read stops it with the reason, never a crash."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from server.framing import CheckedStdin
+from server.stdio import CheckedStdin
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -21,7 +22,7 @@ INITIALIZE = {
 }
 
 
-def framed(message: object, *headers: bytes) -> bytes:
+def framed(message: dict[str, Any], *headers: bytes) -> bytes:
     body = json.dumps(message).encode()
     return b"".join(headers) + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
@@ -52,14 +53,24 @@ def test_framing_pygls_cannot_survive_stops_the_server_with_the_reason(
     assert stopped.stdout == b"", "nothing read after the bad header is answered"
 
 
-def test_good_framing_passes_through_unchanged() -> None:
-    sent = framed(INITIALIZE, b"Content-Type: x\r\n") + framed({"jsonrpc": "2.0"})
+def test_good_framing_passes_through_untouched() -> None:
+    sent = framed(INITIALIZE, b"Content-Type: x\r\n") + framed(INITIALIZE)
     stdin = CheckedStdin(io.BytesIO(sent))
     received = b""
     while line := stdin.readline():
         received += line
-        if line.startswith(b"Content-Length: "):
-            length = int(line.split()[1])
         if line == b"\r\n":
-            received += stdin.read(length)
+            received += stdin.read(len(json.dumps(INITIALIZE)))
     assert received == sent
+
+
+def test_a_server_ends_cleanly_when_stdin_closes_at_once(tmp_path: Path) -> None:
+    ended = subprocess.run(
+        [sys.executable, "-m", "server"],
+        input=b"",
+        capture_output=True,
+        env={**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in ended.stderr.decode()

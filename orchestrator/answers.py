@@ -1,0 +1,64 @@
+"""Whether a model's final answer is an answer at all.
+
+A weak model ends its turn with things that look like success to a loop: nothing, a
+word, a tool call written as text, a JSON blob, or its own prompt repeated. Reported as
+"done", they hide the failure; caught here, they cost one corrective retry instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from orchestrator.textcalls import text_tool_calls
+
+MIN_WORDS = 2
+_ECHO_SHARE = 0.8  # share of an answer's lines found word for word in its prompt
+_ECHO_MIN_LINES = 3
+_FINDINGS_BLOCK = re.compile(r"```findings\s*\n.*?```", re.DOTALL)
+
+
+def unusable(answer: str, prompt: list[dict[str, Any]]) -> str:
+    """Why `answer` is not a usable markdown answer to `prompt`, or '' when it is."""
+    text = _FINDINGS_BLOCK.sub("", answer).strip()
+    if not text:
+        return "the answer is empty"
+    if "<tool_call>" in text or text_tool_calls(text):
+        return "the answer is a tool call written as text, not an answer"
+    if _is_json(text):
+        return "the answer is a bare JSON value, not markdown prose"
+    if len(text.split()) < MIN_WORDS:
+        return f"the answer is only {len(text.split())} word(s)"
+    if _echoes(text, prompt):
+        return "the answer repeats its prompt instead of answering it"
+    return ""
+
+
+def corrective(problem: str) -> str:
+    """The message that asks the model once more, saying what was wrong."""
+    return (
+        f"That reply is not usable: {problem}. Tools are no longer available. Reply now "
+        "with your final answer as markdown prose: what you found, citing `path:line`."
+    )
+
+
+def _is_json(text: str) -> bool:
+    fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", text, re.DOTALL)
+    candidate = fenced.group(1) if fenced else text
+    if candidate[:1] not in "{[":
+        return False
+    try:
+        json.loads(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+def _echoes(text: str, prompt: list[dict[str, Any]]) -> bool:
+    said = "\n".join(str(m.get("content") or "") for m in prompt)
+    lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 8]
+    if len(lines) < _ECHO_MIN_LINES:
+        return len(text) >= 40 and text in said
+    repeated = sum(1 for line in lines if line in said)
+    return repeated >= _ECHO_SHARE * len(lines)
