@@ -385,6 +385,11 @@ def test_only_initialization_options_may_choose_where_the_key_goes(
     assert "initializationOptions" in str(raised.value)
     settings = load_settings(None, {"provider": provider}, {"provider": {"model": "m"}}, env={})
     assert getattr(settings.config.provider, key) == provider[key]
+    # Clients that send the same settings both ways only repeat the choice.
+    settings = load_settings(None, {"provider": provider}, {"provider": provider}, env={})
+    assert getattr(settings.config.provider, key) == provider[key]
+    with pytest.raises(ConfigError, match="workspace settings may not choose"):
+        load_settings(None, {"provider": provider}, {"provider": {key: "OTHER"}}, env={})
 
 
 @pytest.mark.parametrize(
