@@ -36,12 +36,11 @@ from orchestrator.cancel import CancelToken
 from orchestrator.config import (
     Config,
     ConfigError,
+    MissingApiKey,
     Source,
-    is_local_endpoint,
-    key_variable_hint,
+    api_key_to_send,
     load_config,
     read_yaml_source,
-    resolve_api_key,
 )
 from orchestrator.context import review_diff_request, selection_request, split_lines
 from orchestrator.engine import Orchestrator
@@ -405,24 +404,14 @@ def command_line_source(args: argparse.Namespace) -> Source:
     return Source("command line", values)
 
 
-def api_key(config: Config) -> str:
-    key = resolve_api_key(config)
-    if key is not None:
-        return key
-    if is_local_endpoint(config.provider.base_url):
-        return "not-needed"  # local servers ignore the key, but the client wants one
-    if config.provider.api_key_env:
-        hint = f"{config.provider.api_key_env} (named by provider.api_key_env)"
-    else:
-        hint = f"{key_variable_hint(config)} (or name another variable in provider.api_key_env)"
-    raise UsageError(f"no API key for {config.provider.base_url}: set {hint}")
-
-
 # --- running ---------------------------------------------------------------------------------
 
 
 def execute(config: Config, root: Path, request: Request, args: argparse.Namespace) -> int:
-    key = api_key(config)
+    try:
+        key = api_key_to_send(config)
+    except MissingApiKey as error:
+        raise UsageError(str(error)) from None
     cache = open_cache() if config.cache.enabled else None
     llm = LLMClient(config.provider, key)
     try:
