@@ -422,7 +422,7 @@ def test_a_run_without_a_key_for_a_remote_endpoint_says_which_variable_to_set() 
     backend.configure(load_settings(None, {"provider": provider}, None, env={}))
     with pytest.raises(
         CannotRun,
-        match=r"set DEEPTHINK_TEST_NO_SUCH_KEY \(named by provider.api_key_env\) in the environment",
+        match=r"set DEEPTHINK_TEST_NO_SUCH_KEY \(named by provider.api_key_env\) in the env",
     ):
         backend.acquire()
 
