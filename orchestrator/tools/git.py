@@ -8,8 +8,7 @@ from typing import Any, ClassVar
 from orchestrator.git import GitResult, run_git
 from orchestrator.tools.arguments import capped_positive_int, optional_string
 from orchestrator.tools.base import Tool
-from orchestrator.tools.errors import ToolError
-from orchestrator.workspace import Workspace
+from orchestrator.workspace import ToolError, Workspace
 
 _TIMEOUT_SECONDS = 10.0
 _DEFAULT_COMMITS = 10

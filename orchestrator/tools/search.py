@@ -17,8 +17,7 @@ from typing import Any, ClassVar
 from orchestrator.process import bounded
 from orchestrator.tools.arguments import capped_positive_int, optional_string, required_string
 from orchestrator.tools.base import Tool
-from orchestrator.tools.errors import ToolError
-from orchestrator.workspace import BINARY_SNIFF_BYTES, Workspace
+from orchestrator.workspace import BINARY_SNIFF_BYTES, ToolError, Workspace
 
 _DEFAULT_RESULTS = 50
 _MAX_RESULTS = 200
