@@ -260,7 +260,7 @@ def test_resolve_never_escapes(property_workspace: Workspace, path: str) -> None
 
 
 def test_modules_import_in_any_order() -> None:
-    # workspace -> tools.errors -> tools -> base must not loop back to workspace.
+    # tools.base imports workspace, which must never import the tools back.
     for module in ("orchestrator.workspace", "orchestrator.tools.base", "orchestrator.tools"):
         subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
 
