@@ -142,5 +142,5 @@ def test_a_malformed_suite_names_the_file_the_case_and_the_key(
 
 
 def test_a_folder_without_a_manifest_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(SuiteError, match="no suite.toml"):
+    with pytest.raises(SuiteError, match=r"no suite\.toml"):
         load_suite(tmp_path)
