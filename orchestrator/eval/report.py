@@ -32,15 +32,28 @@ def prices_of(config: Config) -> dict[str, Price]:
 
 
 def _shown(spread: Spread | None, form: Callable[[float], str]) -> str:
+    """The median, and under it the range over the repeats where they differ."""
     if spread is None:
-        return "—"
+        return "-"
     if spread.low == spread.high:
         return form(spread.median)
-    return f"{form(spread.median)} ({form(spread.low)}-{form(spread.high)})"
+    return f"{form(spread.median)}\n[dim]{form(spread.low)}-{form(spread.high)}[/dim]"
 
 
 def _ratio(value: float) -> str:
     return f"{value:.2f}"
+
+
+def _count(value: float) -> str:
+    return f"{value:g}"
+
+
+def _out_of(whole: int) -> Callable[[float], str]:
+    return lambda value: f"{value:g}/{whole}"
+
+
+def _tokens(value: float) -> str:
+    return f"{value / 1000:.1f}k" if value >= 10_000 else f"{value:,.0f}"
 
 
 # Each figure of a repeat, by the name the table and the JSON give it.
@@ -56,26 +69,34 @@ FIGURES: dict[str, Callable[[RepeatScore], float | None]] = {
 
 
 def table(scores: Sequence[ConfigScore]) -> Table:
-    """One row per configuration: medians over the repeats, (min-max) where they differ."""
+    """One row per configuration: the median over the repeats, and under it their range.
+
+    Short headings and ranges on a line of their own keep it within 80 columns.
+    """
     repeats = max((len(s.repeats) for s in scores), default=1)
-    spread_note = f", median (min-max) of {repeats} repeats" if repeats > 1 else ""
-    result = Table(title=f"deepthink eval{spread_note}", box=box.SIMPLE_HEAD)
-    for heading in ("configuration", "trials", "precision", "recall", "F1"):
-        result.add_column(heading, justify="left" if heading == "configuration" else "right")
-    for heading in ("clean flagged", "false pos.", "tokens", "cost", "s / case", "failed"):
-        result.add_column(heading, justify="right")
+    spread_note = f": median, and min-max of {repeats} repeats" if repeats > 1 else ""
+    result = Table(
+        title=f"deepthink eval{spread_note}",
+        box=box.SIMPLE_HEAD,  # its column dividers are spaces: no padding needed
+        padding=0,
+        show_edge=False,
+    )
+    result.add_column("config", no_wrap=True)
+    for heading in ("trials", "precision", "recall", "F1", "clean\nflagged", "false\npos."):
+        result.add_column(heading, justify="right", no_wrap=True)
+    for heading in ("tokens", "cost $", "s/case", "failed"):
+        result.add_column(heading, justify="right", no_wrap=True)
     for score in scores:
-        clean = score.repeats[0].clean
         result.add_row(
             score.config,
             str(score.trials),
             _shown(score.spread(FIGURES["precision"]), _ratio),
             _shown(score.spread(FIGURES["recall"]), _ratio),
             _shown(score.spread(FIGURES["f1"]), _ratio),
-            _shown(score.spread(FIGURES["clean_flagged"]), lambda v: f"{v:g}") + f"/{clean}",
-            _shown(score.spread(FIGURES["false_positives"]), lambda v: f"{v:g}"),
-            _shown(score.spread(FIGURES["tokens"]), lambda v: f"{v:,.0f}"),
-            _shown(score.cost, lambda v: f"${v:.4f}"),
+            _shown(score.spread(FIGURES["clean_flagged"]), _out_of(score.repeats[0].clean)),
+            _shown(score.spread(FIGURES["false_positives"]), _count),
+            _shown(score.spread(FIGURES["tokens"]), _tokens),
+            _shown(score.cost, lambda v: f"{v:.4f}"),
             _shown(score.spread(FIGURES["seconds"]), lambda v: f"{v:.1f}"),
             str(len(score.failed)),
         )
@@ -155,8 +176,9 @@ def plot(scores: Sequence[ConfigScore], path: Path) -> None:
         )
     axes.set_xlabel("cost per suite run ($)" if priced else "tokens per suite run")
     axes.set_ylabel("F1")
+    axes.set_xlim(left=0)
     axes.set_ylim(0, 1.05)
-    axes.set_title("deepthink eval: F1 against cost")
+    axes.set_title(f"deepthink eval: F1 against {'cost' if priced else 'tokens'}")
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
