@@ -94,7 +94,7 @@ def add_eval_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser
         "--plot", metavar="FILE.png", type=Path, help="draw F1 against cost (needs matplotlib)"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-    parser.set_defaults(workspace=None, no_cache=True)  # eval never answers from the cache
+    parser.set_defaults(no_cache=True)  # eval never answers from the cache
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -110,6 +110,13 @@ def run_eval(args: argparse.Namespace) -> int:
         check_resumable(earlier, configs, config)
     except (SuiteError, ConfigurationError, ResultsFileError) as error:
         raise UsageError(str(error)) from None
+    if args.results is not None:
+        try:  # before any trial runs: a result that cannot be kept would be lost
+            args.results.open("a", encoding="utf-8").close()
+        except OSError as error:
+            raise UsageError(
+                f"--results {args.results}: cannot write it: {error.strerror}"
+            ) from None
     jobs = pending_jobs(suite, configs, args.repeat, earlier)
     if earlier and not args.quiet:
         _warn(f"eval: {len(jobs)} trial(s) to run; the others are in {args.results}")
@@ -129,7 +136,8 @@ def run_eval(args: argparse.Namespace) -> int:
         llm.close()
     trials = _latest(earlier + new, configs, args.repeat)
     scores = sorted(
-        score(trials, suite.cases, prices_of(config)), key=lambda s: configs.index(s.config)
+        score(trials, suite.cases, prices_of(config.provider)),
+        key=lambda s: configs.index(s.config),
     )
     if args.json:
         print(json.dumps(as_json(scores, trials, suite.cases), indent=2, ensure_ascii=False))

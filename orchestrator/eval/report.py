@@ -10,7 +10,6 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from orchestrator.config import Config
 from orchestrator.eval.cases import Case
 from orchestrator.eval.scoring import ConfigScore, Price, RepeatScore, Spread
 from orchestrator.eval.trials import Trial
@@ -20,10 +19,10 @@ class PlotUnavailable(Exception):
     """matplotlib is not installed; the message says how to get it."""
 
 
-def prices_of(config: Config) -> dict[str, Price]:
+def prices_of(provider: object) -> dict[str, Price]:
     """Prices per model from `provider.prices` ({model: {input: $, output: $}} per million
     tokens), where the configuration has that setting."""
-    configured = getattr(config.provider, "prices", None) or {}
+    configured = getattr(provider, "prices", None) or {}
     prices = {}
     for model, price in dict(configured).items():
         values = price if isinstance(price, Mapping) else vars(price)
@@ -32,12 +31,12 @@ def prices_of(config: Config) -> dict[str, Price]:
 
 
 def _shown(spread: Spread | None, form: Callable[[float], str]) -> str:
-    """The median, and under it the range over the repeats where they differ."""
+    """The median, and after it the range over the repeats where they differ."""
     if spread is None:
         return "-"
     if spread.low == spread.high:
         return form(spread.median)
-    return f"{form(spread.median)}\n[dim]{form(spread.low)}-{form(spread.high)}[/dim]"
+    return f"{form(spread.median)} [dim]({form(spread.low)}-{form(spread.high)})[/dim]"
 
 
 def _ratio(value: float) -> str:
@@ -69,37 +68,32 @@ FIGURES: dict[str, Callable[[RepeatScore], float | None]] = {
 
 
 def table(scores: Sequence[ConfigScore]) -> Table:
-    """One row per configuration: the median over the repeats, and under it their range.
+    """A column per configuration, so that they read side by side; a row per figure.
 
-    Short headings and ranges on a line of their own keep it within 80 columns.
+    Each cell is the median over the repeats, with their range after it where they differ.
     """
     repeats = max((len(s.repeats) for s in scores), default=1)
-    spread_note = f": median, and min-max of {repeats} repeats" if repeats > 1 else ""
-    result = Table(
-        title=f"deepthink eval{spread_note}",
-        box=box.SIMPLE_HEAD,  # its column dividers are spaces: no padding needed
-        padding=0,
-        show_edge=False,
-    )
-    result.add_column("config", no_wrap=True)
-    for heading in ("trials", "precision", "recall", "F1", "clean\nflagged", "false\npos."):
-        result.add_column(heading, justify="right", no_wrap=True)
-    for heading in ("tokens", "cost $", "s/case", "failed"):
-        result.add_column(heading, justify="right", no_wrap=True)
+    spread_note = f": median (min-max) of {repeats} repeats" if repeats > 1 else ""
+    result = Table(title=f"deepthink eval{spread_note}", box=box.SIMPLE_HEAD)
+    result.add_column("")
     for score in scores:
-        result.add_row(
-            score.config,
-            str(score.trials),
-            _shown(score.spread(FIGURES["precision"]), _ratio),
-            _shown(score.spread(FIGURES["recall"]), _ratio),
-            _shown(score.spread(FIGURES["f1"]), _ratio),
-            _shown(score.spread(FIGURES["clean_flagged"]), _out_of(score.repeats[0].clean)),
-            _shown(score.spread(FIGURES["false_positives"]), _count),
-            _shown(score.spread(FIGURES["tokens"]), _tokens),
-            _shown(score.cost, lambda v: f"{v:.4f}"),
-            _shown(score.spread(FIGURES["seconds"]), lambda v: f"{v:.1f}"),
-            str(len(score.failed)),
-        )
+        result.add_column(score.config, justify="right")
+    rows: list[tuple[str, Callable[[ConfigScore], str]]] = [
+        ("precision", lambda s: _shown(s.spread(FIGURES["precision"]), _ratio)),
+        ("recall", lambda s: _shown(s.spread(FIGURES["recall"]), _ratio)),
+        ("F1", lambda s: _shown(s.spread(FIGURES["f1"]), _ratio)),
+        (
+            "clean files flagged",
+            lambda s: _shown(s.spread(FIGURES["clean_flagged"]), _out_of(s.repeats[0].clean)),
+        ),
+        ("false positives", lambda s: _shown(s.spread(FIGURES["false_positives"]), _count)),
+        ("tokens per run", lambda s: _shown(s.spread(FIGURES["tokens"]), _tokens)),
+        ("cost per run ($)", lambda s: _shown(s.cost, lambda v: f"{v:.4f}")),
+        ("seconds per case", lambda s: _shown(s.spread(FIGURES["seconds"]), lambda v: f"{v:.1f}")),
+        ("trials, failed", lambda s: f"{s.trials}, {len(s.failed)}"),
+    ]
+    for heading, cell in rows:
+        result.add_row(heading, *(cell(score) for score in scores))
     return result
 
 

@@ -135,7 +135,12 @@ class Runner:
             file = root / job.case.id
             file.parent.mkdir(parents=True, exist_ok=True)
             file.write_text(job.case.text, encoding="utf-8")
-            result = self._review(job, root, token)
+            try:
+                result = self._review(job, root, token)
+            except Exception as error:  # a bug or a full disk: one failed trial, not a lost run
+                result = RunResult(
+                    RunStatus.FAILED, "", failures=[f"{type(error).__name__}: {error}"]
+                )
         if result.status is RunStatus.CANCELLED:
             return None
         usage: dict[str, ModelUsage] = {}
