@@ -16,7 +16,8 @@ function checkPassword(value, email) {
   if (typeof value !== 'string' || value.length < MIN_PASSWORD) {
     return `Use at least ${MIN_PASSWORD} characters.`;
   }
-  if (email && value.toLowerCase().includes(email.split('@')[0].toLowerCase())) {
+  const emailName = typeof email === 'string' ? email.split('@')[0].toLowerCase() : '';
+  if (emailName.length >= 3 && value.toLowerCase().includes(emailName)) {
     return 'Do not use your email name in the password.';
   }
   return null;
