@@ -386,3 +386,20 @@ def test_ctrl_c_keeps_the_finished_cases_and_a_rerun_finishes_the_rest(
     report = json.loads(capsys.readouterr().out)
     assert report["scores"][0]["trials"] == 4
     assert reviewed(llm_server.requests[before:], SINGLE) == ["clean.py", "util.go", "web/fetch.js"]
+
+
+@pytest.mark.usefixtures("env")
+def test_a_run_where_every_trial_fails_exits_one_and_says_why(
+    llm_server: ScriptedLLMServer, suite: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    llm_server.add(None, Reply(status=401, error_message="invalid key"))
+
+    code = main(["eval", "--suite", str(suite), "--configs", "single,heavy", "--agents", "2"])
+    out, err = capsys.readouterr()
+
+    assert code == 1
+    assert "eval: every trial failed" in err
+    failed = [line for line in out.splitlines() if " failed: " in line]
+    assert len(failed) == 8  # 4 cases, 2 configurations
+    assert all("rejected the API key (401)" in line for line in failed)
+    assert "test-key" not in out + err
