@@ -403,3 +403,31 @@ def test_a_run_where_every_trial_fails_exits_one_and_says_why(
     assert len(failed) == 8  # 4 cases, 2 configurations
     assert all("rejected the API key (401)" in line for line in failed)
     assert "test-key" not in out + err
+
+
+@pytest.mark.usefixtures("env")
+def test_repeats_give_the_spread(
+    llm_server: ScriptedLLMServer, suite: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # fetch.js's defect is found on its first review only; calc.py's every time.
+    reviews_of_fetch: list[Body] = []
+
+    def review(body: Body) -> Reply:
+        case = case_of(body)
+        if case == "web/fetch.js":
+            reviews_of_fetch.append(body)
+        found = case == "calc.py" or (case == "web/fetch.js" and len(reviews_of_fetch) == 1)
+        findings = [finding(case, 3)] if found else []
+        return Reply(content="## Review" + scenarios.findings_block(findings))
+
+    llm_server.add(SINGLE, review)
+
+    code, report, _ = deepthink_eval(
+        capsys, suite, "--configs", "single", "--repeat", "2", "--parallel-cases", "1"
+    )
+
+    assert code == 0
+    [single] = report["scores"]
+    assert [r["recall"] for r in single["repeats"]] == [1.0, 0.5]
+    assert single["recall"] == {"low": 0.5, "median": 0.75, "high": 1.0}
+    assert single["trials"] == 8 and len(reviews_of_fetch) == 2
