@@ -20,7 +20,7 @@ import pytest
 from orchestrator.cli import main
 from orchestrator.eval.single import SINGLE_SYSTEM
 from tests import scenarios
-from tests.llm_server import Body, RecordedRequest, Reply, ScriptedLLMServer
+from tests.llm_server import Body, RecordedRequest, Reply, ScriptedLLMServer, prompt_tokens
 from tests.test_cli import _killed_on_failure, _LineReader, subprocess_env
 
 SINGLE = SINGLE_SYSTEM.split(",")[0]  # "You are a senior engineer reviewing code on your own"
@@ -431,3 +431,33 @@ def test_repeats_give_the_spread(
     assert [r["recall"] for r in single["repeats"]] == [1.0, 0.5]
     assert single["recall"] == {"low": 0.5, "median": 0.75, "high": 1.0}
     assert single["trials"] == 8 and len(reviews_of_fetch) == 2
+
+
+@pytest.mark.usefixtures("env")
+def test_single_fits_a_known_context_window_as_the_engine_does(
+    llm_server: ScriptedLLMServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "long"
+    root.mkdir()
+    (root / "long.py").write_text("".join(f"VALUE_{n} = {n} * 1000\n" for n in range(400)))
+    (root / "suite.toml").write_text('[[case]]\nfile = "long.py"\n')
+    (tmp_path / "small.yaml").write_text("provider:\n  context_window: 1024\n")
+    llm_server.add(SINGLE, Reply(content="## Review\nFine." + scenarios.findings_block([])))
+
+    code = main(
+        [
+            "eval",
+            "--suite",
+            str(root),
+            "--configs",
+            "single",
+            "--config",
+            str(tmp_path / "small.yaml"),
+        ]
+    )
+
+    assert code == 0, capsys.readouterr().err
+    [request] = llm_server.requests
+    assert request.body["max_tokens"] == 256  # a quarter of the window
+    assert prompt_tokens(request.body) + request.body["max_tokens"] <= 1024
+    assert "VALUE_0 = 0" in request.messages_text  # the start of the file is kept

@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator import prompts
 from orchestrator.cancel import Cancelled, CancelToken
+from orchestrator.context import CHARS_PER_TOKEN, shrink_request
 from orchestrator.llm import LLMClient, LLMError, Usage
 from orchestrator.request import Request
 from orchestrator.result import CallUsage, RunResult, RunStatus
@@ -26,10 +27,17 @@ Write concise markdown that answers the user's request directly."""
 def run_single(
     request: Request, llm: LLMClient, model: str, cancel: CancelToken, max_tokens: int
 ) -> RunResult:
-    """Review in one call; a failure is a failed result, never an exception."""
+    """Review in one call; a failure is a failed result, never an exception.
+
+    In a known context window the code is cut, and the answer capped, as the engine does.
+    """
     started = time.monotonic()
     calls: list[CallUsage] = []
     system = SINGLE_SYSTEM + (prompts.FINDINGS_INSTRUCTIONS if request.mode.is_review else "")
+    if (window := llm.context_window(model)) is not None:
+        max_tokens = min(max_tokens, max(16, window // 4))
+        room = window - max_tokens - len(system) // CHARS_PER_TOKEN - window // 4
+        request = shrink_request(request, max(100, room))
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system},
         {"role": "user", "content": prompts.shared_context(request)},
