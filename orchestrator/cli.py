@@ -195,12 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cache = commands.add_parser("cache", help="manage the result cache")
     cache.add_argument("action", choices=["clear"], help="clear: forget every stored result")
+    # Imported here, not at the top: the eval command's module builds on this one.
+    from orchestrator.eval.cli import add_eval_parser
+
+    add_eval_parser(commands)
     return parser
 
 
 def run_command(args: argparse.Namespace) -> int:
     if args.command == "cache":
         return clear_cache()
+    if args.command == "eval":
+        from orchestrator.eval.cli import run_eval
+
+        return run_eval(args)
     mode = Mode(args.command)
     explicit_root = _explicit_workspace(args.workspace)
     if mode is Mode.REVIEW_DIFF:
