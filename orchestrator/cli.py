@@ -415,11 +415,16 @@ def command_line_source(args: argparse.Namespace) -> Source:
 # --- running ---------------------------------------------------------------------------------
 
 
-def execute(config: Config, root: Path, request: Request, args: argparse.Namespace) -> int:
+def api_key(config: Config) -> str:
+    """The key to send, or a usage error naming the variable to set."""
     try:
-        key = api_key_to_send(config)
+        return api_key_to_send(config)
     except MissingApiKey as error:
         raise UsageError(str(error)) from None
+
+
+def execute(config: Config, root: Path, request: Request, args: argparse.Namespace) -> int:
+    key = api_key(config)
     cache = open_cache() if config.cache.enabled else None
     llm = LLMClient(config.provider, key)
     try:
