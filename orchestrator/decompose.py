@@ -109,8 +109,7 @@ def parse_plan(text: str, count: int) -> list[Subtask]:
     Items without a role or question, and copies of the prompt's example, are left out;
     PlanError says what is wrong when none is left.
     """
-    data = _load_json(text)
-    items = data.get("subtasks") if isinstance(data, dict) else data
+    items = _plan_items(_load_json(text))
     if not isinstance(items, list):
         raise PlanError('expected an object with a "subtasks" list')
     subtasks: list[Subtask] = []
@@ -166,6 +165,17 @@ class _Announcer:
         for subtask in streamed_subtasks(text, self._count, skip=self._announced):
             self._on_subtask(self._announced, subtask)
             self._announced += 1
+
+
+def _plan_items(data: Any) -> Any:
+    """The list of items in a plan, also from the shapes small models give it: one item
+    alone, or the list under another key (what JSON mode makes of the prompt)."""
+    if not isinstance(data, dict) or "subtasks" in data:
+        return data.get("subtasks") if isinstance(data, dict) else data
+    if "question" in data:
+        return [data]
+    lists = [value for value in data.values() if isinstance(value, list)]
+    return lists[0] if len(lists) == 1 else None
 
 
 def _subtask(item: object) -> Subtask | str:
