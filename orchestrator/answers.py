@@ -17,6 +17,12 @@ MIN_WORDS = 2
 _ECHO_SHARE = 0.8  # share of an answer's lines found word for word in its prompt
 _ECHO_MIN_LINES = 3
 _FINDINGS_BLOCK = re.compile(r"```findings\s*\n.*?```", re.DOTALL)
+# Chat-template tokens (Llama 2, Gemma, ChatML, Llama 3): in an answer, they mean the model
+# went on writing its prompt, as a small model under the wrong template does.
+_TEMPLATE_MARKUP = re.compile(
+    r"<s>|</s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|<\|(?:im_start|im_end|eot_id|"
+    r"start_header_id|end_header_id)\|>"
+)
 
 
 def unusable(answer: str, prompt: list[dict[str, Any]]) -> str:
@@ -28,9 +34,15 @@ def unusable(answer: str, prompt: list[dict[str, Any]]) -> str:
         return "the answer is a tool call written as text, not an answer"
     if _is_json(text):
         return "the answer is a bare JSON value, not markdown prose"
+    said = "\n".join(str(m.get("content") or "") for m in prompt)
+    if (markup := _TEMPLATE_MARKUP.search(text)) and markup.group() not in said:
+        return (
+            f"the answer holds chat-template markup ({markup.group()}): the model went on "
+            "writing its prompt (a model too small, or a server using the wrong chat template)"
+        )
     if len(text.split()) < MIN_WORDS:
         return f"the answer is only {len(text.split())} word(s)"
-    if _echoes(text, prompt):
+    if _echoes(text, said):
         return "the answer repeats its prompt instead of answering it"
     return ""
 
@@ -55,8 +67,7 @@ def _is_json(text: str) -> bool:
     return True
 
 
-def _echoes(text: str, prompt: list[dict[str, Any]]) -> bool:
-    said = "\n".join(str(m.get("content") or "") for m in prompt)
+def _echoes(text: str, said: str) -> bool:
     lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 8]
     if len(lines) < _ECHO_MIN_LINES:
         return len(text) >= 40 and text in said
