@@ -14,13 +14,16 @@ from typing import Any
 from orchestrator.textcalls import text_tool_calls
 
 MIN_WORDS = 2
+_NUMBERED_ROW = re.compile(r"^\s*\d+\s*[ >]\|")
+_LISTING_MIN_ROWS = 5
+_LISTING_SHARE = 0.5
 _ECHO_SHARE = 0.8  # share of an answer's lines found word for word in its prompt
 _ECHO_MIN_LINES = 3
 _FINDINGS_BLOCK = re.compile(r"```findings\s*\n.*?```", re.DOTALL)
 # Chat-template tokens (Llama 2, Gemma, ChatML, Llama 3): in an answer, they mean the model
 # went on writing its prompt, as a small model under the wrong template does.
 _TEMPLATE_MARKUP = re.compile(
-    r"<s>|</s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|<\|(?:im_start|im_end|eot_id|"
+    r"<s>|</s>|\[/?INST\]|<</?SYS>>?|<(?:start|end)_of_turn>|<\|(?:im_start|im_end|eot_id|"
     r"start_header_id|end_header_id)\|>"
 )
 
@@ -44,6 +47,8 @@ def unusable(answer: str, prompt: list[dict[str, Any]]) -> str:
         return f"the answer is only {len(text.split())} word(s)"
     if _echoes(text, said):
         return "the answer repeats its prompt instead of answering it"
+    if _listing(text):
+        return "the answer is a numbered code listing like its prompt's, not an answer"
     return ""
 
 
@@ -65,6 +70,13 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _listing(text: str) -> bool:
+    """Mostly rows of the prompt's numbered code format (`   12 | code`)."""
+    rows = [line for line in text.splitlines() if line.strip() and line.strip() != "⋮"]
+    numbered = sum(1 for line in rows if _NUMBERED_ROW.match(line))
+    return numbered >= _LISTING_MIN_ROWS and numbered >= _LISTING_SHARE * len(rows)
 
 
 def _echoes(text: str, said: str) -> bool:

@@ -69,6 +69,12 @@ PROMPT = [
             "chat-template markup (<s>)",
         ),
         ("It divides.<|im_end|>\n<|im_start|>user", "chat-template markup"),
+        ("\n<</SYS>\n\n# Code from a.py", "chat-template markup (<</SYS>)"),
+        (
+            "# Code from a.py\n```python\n    ⋮\n    5>| def mean(values):\n"
+            + "".join(f"    {n} | \n" for n in range(7, 30)),
+            "numbered code listing",
+        ),
     ],
 )
 def test_answers_that_are_not_answers(answer: str, problem: str) -> None:
