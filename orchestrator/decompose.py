@@ -6,6 +6,7 @@ fewer sub-questions than agents keeps them all and gets the rest from the role t
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable
@@ -186,9 +187,21 @@ def _subtask(item: object) -> Subtask | str:
         return 'has no "role" string'
     if not (isinstance(question, str) and question.strip()):
         return 'has no "question" string'
-    if (role.strip(), question.strip()) in prompts.EXAMPLE_PLAN:
+    if _copies_example(question):
         return "copies the example instead of planning"
     return Subtask(role.strip()[:60], question.strip())
+
+
+def _copies_example(question: str) -> bool:
+    """The question is the prompt's example, or nearly (small models change a word or two)."""
+    return any(
+        difflib.SequenceMatcher(None, question.strip().lower(), example.lower()).ratio()
+        >= _EXAMPLE_LIKENESS
+        for _, example in prompts.EXAMPLE_PLAN
+    )
+
+
+_EXAMPLE_LIKENESS = 0.8
 
 
 def fallback_plan(request: Request, count: int) -> list[Subtask]:

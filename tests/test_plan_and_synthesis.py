@@ -82,6 +82,17 @@ def test_plans_in_the_shapes_small_models_give_are_read(data: dict[str, object])
     assert parse_plan(json.dumps(data), 4) == [Subtask("security", "Is input checked?")]
 
 
+def test_a_near_copy_of_the_example_is_no_plan() -> None:
+    # Seen from Gemma 3 270M: the example's question with one word changed.
+    question = (
+        "Which date format does parse_date in dates.py accept, and which common ones "
+        "does it reject?"
+    )
+    text = json.dumps({"role": "input formats", "question": question})
+    with pytest.raises(PlanError, match="copies the example"):
+        parse_plan(text, 2)
+
+
 def test_a_plan_with_fewer_items_keeps_them_and_a_longer_one_is_cut() -> None:
     assert len(parse_plan(json.dumps(PLAN), 3)) == 2
     assert len(parse_plan(json.dumps(PLAN), 1)) == 1
