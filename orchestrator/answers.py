@@ -11,10 +11,11 @@ import json
 import re
 from typing import Any
 
+from orchestrator import prompts
 from orchestrator.textcalls import text_tool_calls
 
 MIN_WORDS = 2
-_NUMBERED_ROW = re.compile(r"^\s*\d+\s*[ >]\|")
+_NUMBERED_ROW = re.compile(r"^[\s+-]*\d+\s*[ >]\|")
 _LISTING_MIN_ROWS = 5
 _LISTING_SHARE = 0.5
 _ECHO_SHARE = 0.8  # share of an answer's lines found word for word in its prompt
@@ -45,6 +46,8 @@ def unusable(answer: str, prompt: list[dict[str, Any]]) -> str:
         )
     if len(text.split()) < MIN_WORDS:
         return f"the answer is only {len(text.split())} word(s)"
+    if (heading := _prompt_heading(text, said)) is not None:
+        return f"the answer repeats its prompt's headings ({heading!r}) instead of answering"
     if _echoes(text, said):
         return "the answer repeats its prompt instead of answering it"
     if _listing(text):
@@ -70,6 +73,17 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _prompt_heading(text: str, said: str) -> str | None:
+    """A heading of deepthink's own prompts found in the answer, unless the user's code (a
+    numbered or diff row of the prompt) holds it too, as deepthink's own prompts.py does."""
+    for heading in prompts.HEADINGS:
+        if heading in text and not re.search(
+            rf"^(?:\s*\d+[ >]\||[+-]).*{re.escape(heading)}", said, re.MULTILINE
+        ):
+            return heading
+    return None
 
 
 def _listing(text: str) -> bool:

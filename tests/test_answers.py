@@ -71,6 +71,11 @@ PROMPT = [
         ("It divides.<|im_end|>\n<|im_start|>user", "chat-template markup"),
         ("\n<</SYS>\n\n# Code from a.py", "chat-template markup (<</SYS>)"),
         (
+            "<user-agent>\nYour role: analysis. (Please be specific.)\nYour sub-question: "
+            "Analyse correctness.",
+            "repeats its prompt's headings ('Your role:')",
+        ),
+        (
             "# Code from a.py\n```python\n    ⋮\n    5>| def mean(values):\n"
             + "".join(f"    {n} | \n" for n in range(7, 30)),
             "numbered code listing",
@@ -92,6 +97,12 @@ def test_answers_that_are_not_answers(answer: str, problem: str) -> None:
 )
 def test_real_answers_pass(answer: str) -> None:
     assert unusable(answer, PROMPT) == ""
+
+
+def test_headings_that_the_code_itself_holds_may_be_quoted() -> None:
+    prompt = [{"role": "user", "content": '   12 | AGENT_TASK = "Your role: {role}"'}]
+    answer = "It formats the task as `Your role: {role}` for each agent."
+    assert unusable(answer, prompt) == ""
 
 
 def test_markup_that_the_code_itself_holds_may_be_quoted() -> None:
