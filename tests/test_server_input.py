@@ -235,6 +235,7 @@ async def test_a_document_closed_while_its_job_runs_keeps_the_result(session: Se
     ed.client.text_document_did_close(
         types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri))
     )
+    await ed.hover(uri, 0)  # answered after the close: the server knows of it by now
     gate.set()
     progress = await ed.progress_end(reply["job"])
     (notice,) = await wait_until(lambda: ed.client.messages[seen:], "the notice")
