@@ -51,6 +51,8 @@ class AgentSetup:
     progress: Progress
     max_output_tokens: int
     context_window: int | None = None  # tokens; None: unknown, nothing is cut to fit
+    # What the system prompt asks besides an answer: a findings block, in a review.
+    instructions: str = ""
     # What agents read instead of calling tools, on an endpoint that refuses them.
     context_without_tools: Callable[[], str] = lambda: ""
 
@@ -170,7 +172,7 @@ class Agent:
             system = prompts.AGENT_SYSTEM_WITHOUT_TOOLS
             context = setup.shared_context + setup.context_without_tools()
         return [
-            {"role": "system", "content": system},
+            {"role": "system", "content": system + setup.instructions},
             {"role": "user", "content": context},
             {"role": "user", "content": task},
         ]

@@ -105,6 +105,11 @@ class CouncilConfig(_Section):
     models: list[str] = Field(default_factory=list)
 
 
+class ReviewConfig(_Section):
+    # Findings raised by fewer agents are left out (the synthesis' own count as one).
+    min_agreement: int = Field(default=1, ge=1, le=64)
+
+
 class ContextConfig(_Section):
     max_tokens: int = Field(default=6000, ge=200, le=200_000)
 
@@ -123,6 +128,7 @@ class Config(_Section):
     orchestrator: OrchestratorConfig = OrchestratorConfig()
     agent: AgentConfig = AgentConfig()
     council: CouncilConfig = CouncilConfig()
+    review: ReviewConfig = ReviewConfig()
     context: ContextConfig = ContextConfig()
     cache: CacheConfig = CacheConfig()
     trust: TrustConfig = TrustConfig()

@@ -16,10 +16,12 @@ from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.config import Config, OutputTokens
 from orchestrator.context import CHARS_PER_TOKEN, pack_context, shrink_request
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
+from orchestrator.grounding import bad_citations
 from orchestrator.llm import LLMClient, LLMError
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
 from orchestrator.request import Mode, Request
-from orchestrator.result import AgentResult, CallUsage, RunResult, RunStatus, ToolRead
+from orchestrator.result import AgentResult, CallUsage, Finding, RunResult, RunStatus, ToolRead
+from orchestrator.review import final_findings, with_agent_findings
 from orchestrator.synthesis import UnusableSynthesis, labelled_answers, synthesise
 from orchestrator.tools import build_tools
 from orchestrator.tools.base import ToolError
@@ -124,6 +126,8 @@ class Orchestrator:
             # synthesis goes ahead, rather than hold it up.
             pool.shutdown(wait=False)
         calls += agent_calls
+        if request.mode.is_review:
+            answers = with_agent_findings(answers, request.path)
         if self.tools and self.llm.tools_refused:
             failures.append(
                 f"{self.config.provider.base_url} does not take tool calls: agents answered "
@@ -136,16 +140,35 @@ class Orchestrator:
         ]
         succeeded = [answer for answer in answers if answer.state is AgentState.DONE]
 
-        def finish(status: RunStatus, markdown: str, **extra: object) -> RunResult:
+        def finish(
+            status: RunStatus, markdown: str, synthesised: list[Finding] | None = None
+        ) -> RunResult:
+            findings: list[Finding] = []
+            if request.mode.is_review and status is not RunStatus.CANCELLED:
+                reviewed = final_findings(
+                    answers,
+                    synthesised or [],
+                    self._grounding_text,
+                    self.config.review.min_agreement,
+                )
+                findings = reviewed.findings
+                failures.extend(reviewed.warnings)
+            cited = bad_citations(markdown, self._grounding_text)
+            if cited:
+                failures.append(
+                    f"{len(cited)} citation{'s' if len(cited) != 1 else ''} of a line the file "
+                    f"does not have, not linked: {', '.join(cited)}"
+                )
             progress.set_phase(_PHASE_OF[status])
             return RunResult(
                 status,
                 markdown,
                 agents=answers,
+                findings=findings,
                 calls=calls,
                 seconds=time.monotonic() - started,
                 failures=failures,
-                **extra,  # type: ignore[arg-type]
+                bad_citations=cited,
             )
 
         if cancel.cancelled:
@@ -178,7 +201,7 @@ class Orchestrator:
         if synthesis.note:
             failures.append(f"synthesis: {synthesis.note}")
         status = RunStatus.DONE if len(succeeded) == len(answers) else RunStatus.PARTIAL
-        return finish(status, synthesis.markdown, findings=synthesis.findings)
+        return finish(status, synthesis.markdown, synthesis.findings)
 
     def _still_valid(self, cached: RunResult) -> bool:
         """Whether every tool call of the cached run still returns what it returned then."""
@@ -189,6 +212,17 @@ class Orchestrator:
 
     def _replay(self, read: ToolRead) -> str:
         return run_tool(self.tools, self.workspace, read.tool, read.arguments)
+
+    def _grounding_text(self, path: str) -> str | None:
+        """A cited file's text to check findings against: '' when there is no such file,
+        None when it cannot be checked (refused, outside the workspace, cut at the read cap)."""
+        try:
+            if not self.workspace.resolve(path).exists():
+                return ""
+            excerpt = self.workspace.read_excerpt(path)
+        except (ToolError, OSError):
+            return None
+        return None if excerpt.truncation_notice else excerpt.text
 
     def _too_long(self) -> str:
         seconds = self.config.orchestrator.phase_seconds
@@ -241,6 +275,7 @@ class Orchestrator:
             progress=progress,
             max_output_tokens=max_output,
             context_window=window,
+            instructions=prompts.FINDINGS_INSTRUCTIONS if request.mode.is_review else "",
             context_without_tools=functools.cache(
                 lambda: self._more_context(request, max_output, window)
             ),

@@ -78,8 +78,10 @@ FINDINGS_INSTRUCTIONS = """
 This is a code review. After the markdown answer, add one fenced block tagged `findings` \
 holding a JSON list of the concrete problems, one object each: \
 {"path": "file path", "start_line": N, "end_line": N, \
-"severity": "error|warning|info|hint", "message": "one sentence"}. \
-Use the file's real line numbers. An empty list is fine when nothing is wrong."""
+"severity": "error|warning|info|hint", "message": "one sentence", \
+"quote": "the exact code the problem is in, copied from the file"}. \
+Use the file's real line numbers and copy the quoted code exactly (without line numbers): \
+findings whose code is not in the file are dropped. An empty list is fine when nothing is wrong."""
 
 AGENT_TASK = """\
 Your role: {role}

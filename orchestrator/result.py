@@ -28,11 +28,28 @@ class RunStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem, at lines of a file.
+
+    `quote` is the code the finding is about, as its author copied it; grounding checks it
+    against the file. `agents` are the (1-based) agents that raised it, out of `of_agents`
+    that answered; a finding only the synthesis raised has none.
+    """
+
     path: str
     start_line: int
     end_line: int
     severity: Severity
     message: str
+    quote: str = ""
+    agents: tuple[int, ...] = ()
+    of_agents: int = 0
+
+    @property
+    def agreement(self) -> str:
+        """`(3/4 agents)`, or '' for a finding no agent raised."""
+        if not self.agents:
+            return ""
+        return f"({len(self.agents)}/{self.of_agents} agents)"
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,7 @@ class AgentResult:
     error: str = ""
     seconds: float = 0.0
     reads: list[ToolRead] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # from its answer's findings block
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,7 @@ class RunResult:
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
     cached: bool = False  # answered from the result cache, not by the model just now
+    bad_citations: list[str] = field(default_factory=list)  # `path:line` past the file's end
 
     @property
     def usage(self) -> Usage:
