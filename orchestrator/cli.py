@@ -748,8 +748,9 @@ def print_answer(result: RunResult) -> None:
 
 
 def finding_line(finding: Finding) -> str:
-    """`path:line: severity: message`, the shape editors and compilers use."""
-    return f"{finding.path or '(diff)'}:{finding.start_line}: {finding.severity}: {finding.message}"
+    """`path:line: severity: message (2/4 agents)`, the shape editors and compilers use."""
+    where = f"{finding.path or '(diff)'}:{finding.start_line}"
+    return f"{where}: {finding.severity}: {finding.message} {finding.agreement}".rstrip()
 
 
 def summary(result: RunResult) -> str:

@@ -60,7 +60,7 @@ async def deliver(
         ls.show(types.MessageType.Warning, partial_message(result))
     heading = hover_heading(args.mode, asked(args.mode, args.question), result)
     markdown = heading + link_citations(
-        result.markdown, functools.partial(_file_uri, selection.root)
+        result.markdown, functools.partial(_file_uri, selection.root), result.bad_citations
     )
     status = result.status.value
     record = FinishedResult(finished.job, args.uri, args.range, args.mode.value, status, markdown)

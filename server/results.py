@@ -111,7 +111,7 @@ def finding_diagnostic(
             types.Position(start, len(first) - len(first.lstrip())),  # whitespace: 1 column each
             types.Position(anchor.end, columns(anchor.lines[-1])),
         ),
-        message=finding.message,
+        message=f"{finding.message} {finding.agreement}".rstrip(),
         severity=_SEVERITIES[finding.severity],
         source=SOURCE,
     )

@@ -112,13 +112,23 @@ def test_review_prints_findings_as_path_line_lines(
         {"path": "a.py", "start_line": 2, "end_line": 2, "severity": "error", "message": "b=0"},
         {"start_line": 5, "severity": "warning", "message": "called with zero"},
     ]
-    scenarios.script_run(llm_server, 2, synthesis=SYNTHESIS + scenarios.findings_block(findings))
+    one_agent = {"path": "a.py", "line": 5, "message": "divide(1, 0) raises", "quote": "print("}
+    scenarios.script_run(
+        llm_server,
+        2,
+        answer="Look at the call." + scenarios.findings_block([one_agent]),
+        synthesis=SYNTHESIS + scenarios.findings_block(findings),
+    )
 
     code, out, _ = deepthink(capsys, "review", "a.py", "--agents", "2")
 
     assert code == 0
     lines = out.strip().splitlines()
-    assert lines[-2:] == ["a.py:2: error: b=0", "a.py:5: warning: called with zero"]
+    assert lines[-3:] == [
+        "a.py:5: warning: divide(1, 0) raises (2/2 agents)",
+        "a.py:2: error: b=0",
+        "a.py:5: warning: called with zero",
+    ]
     assert "```findings" not in out
     assert "Review the selected code at a.py:1-5" in chat_requests(llm_server)[0].messages_text
 
@@ -237,7 +247,14 @@ def test_json_output_is_the_result_with_usage(
     llm_server: ScriptedLLMServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     findings = [{"path": "a.py", "start_line": 2, "severity": "error", "message": "b=0"}]
-    scenarios.script_run(llm_server, 2, synthesis=SYNTHESIS + scenarios.findings_block(findings))
+    # Both agents raise it, quoting the code; the synthesis repeats it.
+    quoted = [{**findings[0], "quote": "return a / b"}]
+    scenarios.script_run(
+        llm_server,
+        2,
+        answer="It divides by b." + scenarios.findings_block(quoted),
+        synthesis=SYNTHESIS + scenarios.findings_block(findings),
+    )
 
     code, out, _ = deepthink(capsys, "review", "a.py:2", "--json", "--agents", "2")
 
@@ -246,8 +263,18 @@ def test_json_output_is_the_result_with_usage(
     assert data["status"] == "done"
     assert data["markdown"] == SYNTHESIS
     assert data["findings"] == [
-        {"path": "a.py", "start_line": 2, "end_line": 2, "severity": "error", "message": "b=0"}
+        {
+            "path": "a.py",
+            "start_line": 2,
+            "end_line": 2,
+            "severity": "error",
+            "message": "b=0",
+            "quote": "return a / b",
+            "agents": [1, 2],
+            "of_agents": 2,
+        }
     ]
+    assert data["agents"][0]["findings"][0]["quote"] == "return a / b"
     assert [agent["state"] for agent in data["agents"]] == ["done", "done"]
     assert data["usage"]["total_tokens"] > 0
     assert data["usage"]["total_tokens"] == sum(

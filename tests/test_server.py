@@ -155,9 +155,13 @@ async def test_review_publishes_findings_that_follow_the_inserted_comment(
         "end_line": 5,
         "severity": "error",
         "message": "Division by zero when b is 0.",
+        "quote": "return a / b",
     }
     script_run(
-        llm_server, AGENTS, synthesis="Risky division (`a.py:5`)." + findings_block([finding])
+        llm_server,
+        AGENTS,
+        answer="It divides by b." + findings_block([finding]),
+        synthesis="Risky division (`a.py:5`)." + findings_block([finding]),
     )
     async with editor(tmp_path, llm_server) as ed:
         uri = ed.open("a.py", SOURCE)
@@ -178,7 +182,7 @@ async def test_review_publishes_findings_that_follow_the_inserted_comment(
     assert ed.text(uri).startswith("import math\n\n\n# Deep think — review:\n# Risky division")
     assert diagnostic.source == "deepthink"
     assert diagnostic.severity == types.DiagnosticSeverity.Error
-    assert diagnostic.message == "Division by zero when b is 0."
+    assert diagnostic.message == f"Division by zero when b is 0. ({AGENTS}/{AGENTS} agents)"
     assert diagnostic.range.start.character == 4  # from the code, not the indentation
 
 

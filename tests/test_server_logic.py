@@ -258,6 +258,13 @@ def test_citations_become_links_to_the_line() -> None:
     )
 
 
+def test_citations_of_lines_the_file_lacks_stay_text() -> None:
+    text = "See `a.py:2` and a.py:99."
+    assert link_citations(text, resolve, {"a.py:99"}) == (
+        "See [`a.py:2`](file:///w/a.py#L2) and a.py:99."
+    )
+
+
 def test_citations_leave_code_links_urls_and_unknown_files_alone() -> None:
     text = "\n".join(
         [
