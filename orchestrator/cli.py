@@ -44,6 +44,7 @@ from orchestrator.config import (
     resolve_api_key,
 )
 from orchestrator.context import review_diff_request, selection_request, split_lines
+from orchestrator.cost import cost_line
 from orchestrator.engine import Orchestrator
 from orchestrator.git import run_git
 from orchestrator.llm import LLMClient
@@ -762,6 +763,8 @@ def summary(result: RunResult) -> str:
         f"({usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion) "
         f"in {len(result.calls)} calls"
     )
+    if result.phases:
+        cost += f" ({cost_line(result.phases)})"
     if result.cached:
         return (
             f"{result.status.value} from the result cache (--no-cache asks again); it took {cost}"

@@ -36,6 +36,13 @@ class OutputTokens(_Section):
     synthesis: int = Field(default=4096, ge=16, le=200_000)
 
 
+class Price(_Section):
+    """Dollars (or any currency) per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
 class ProviderConfig(_Section):
     base_url: str = "https://api.openai.com/v1"
     model: str = Field(default="gpt-4o-mini", min_length=1)
@@ -52,6 +59,8 @@ class ProviderConfig(_Section):
     # models list, else unknown.
     context_window: int | None = Field(default=None, ge=512, le=10_000_000)
     max_output_tokens: OutputTokens = OutputTokens()
+    # Per model name; with them, results say what a run cost.
+    prices: dict[str, Price] = Field(default_factory=dict)
 
     @field_validator("base_url")
     @classmethod

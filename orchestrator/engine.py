@@ -15,6 +15,7 @@ from orchestrator.cache import CacheError, ResultCache, cache_key
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.config import Config, OutputTokens
 from orchestrator.context import CHARS_PER_TOKEN, pack_context, shrink_request
+from orchestrator.cost import phase_costs
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
 from orchestrator.grounding import bad_citations
 from orchestrator.llm import LLMClient, LLMError
@@ -109,6 +110,7 @@ class Orchestrator:
                         calls=calls,
                         seconds=time.monotonic() - started,
                         failures=[str(error)],
+                        phases=phase_costs(calls, self.config.provider.prices),
                     )
                 plan = Plan(fallback_plan(request, count), f"decomposition failed ({error})")
             finally:
@@ -169,6 +171,7 @@ class Orchestrator:
                 seconds=time.monotonic() - started,
                 failures=failures,
                 bad_citations=cited,
+                phases=phase_costs(calls, self.config.provider.prices),
             )
 
         if cancel.cancelled:

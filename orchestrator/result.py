@@ -63,6 +63,15 @@ class CallUsage:
 
 
 @dataclass(frozen=True)
+class PhaseCost:
+    """What one phase's requests took; `money` is None when a model has no price."""
+
+    phase: str
+    usage: Usage
+    money: float | None = None
+
+
+@dataclass(frozen=True)
 class ToolRead:
     """One tool call an agent made and a digest of what it returned.
 
@@ -105,6 +114,7 @@ class RunResult:
     failures: list[str] = field(default_factory=list)
     cached: bool = False  # answered from the result cache, not by the model just now
     bad_citations: list[str] = field(default_factory=list)  # `path:line` past the file's end
+    phases: list[PhaseCost] = field(default_factory=list)  # tokens and money, per phase
 
     @property
     def usage(self) -> Usage:
@@ -118,4 +128,6 @@ class RunResult:
             "completion_tokens": usage.completion_tokens,
             "total_tokens": usage.total_tokens,
         }
+        money = [phase.money for phase in self.phases]
+        data["money"] = sum(m or 0.0 for m in money) if money and None not in money else None
         return data

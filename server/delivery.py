@@ -24,7 +24,13 @@ from server.citations import link_citations
 from server.comments import comment_insertion, style_for
 from server.editor import Editor, Results
 from server.gitdiff import changed_hunks
-from server.reporting import comment_heading, failure_message, hover_heading, partial_message
+from server.reporting import (
+    comment_heading,
+    failure_message,
+    hover_footer,
+    hover_heading,
+    partial_message,
+)
 from server.results import AnchoredDiagnostic, FinishedResult, finding_diagnostic
 from server.selection import Selection, asked
 from server.settings import Output
@@ -59,8 +65,12 @@ async def deliver(
     if result.status is RunStatus.PARTIAL:
         ls.show(types.MessageType.Warning, partial_message(result))
     heading = hover_heading(args.mode, asked(args.mode, args.question), result)
-    markdown = heading + link_citations(
-        result.markdown, functools.partial(_file_uri, selection.root), result.bad_citations
+    markdown = (
+        heading
+        + link_citations(
+            result.markdown, functools.partial(_file_uri, selection.root), result.bad_citations
+        )
+        + hover_footer(result)
     )
     status = result.status.value
     record = FinishedResult(finished.job, args.uri, args.range, args.mode.value, status, markdown)

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from orchestrator.cost import cost_line
 from orchestrator.progress import AgentState, Phase, Snapshot
 from orchestrator.request import Mode
 from orchestrator.result import RunResult, RunStatus
@@ -69,9 +70,10 @@ def end_message(result: RunResult) -> str:
     answered = sum(agent.state is AgentState.DONE for agent in result.agents)
     tokens = result.usage.total_tokens
     outcome = "done" if result.status is RunStatus.DONE else "partly done"
+    phases = f" ({cost_line(result.phases)})" if result.phases else ""
     return (
         f"{outcome} in {result.seconds:.0f} s: {answered} of {len(result.agents)} agents "
-        f"answered, {tokens} tokens"
+        f"answered, {tokens} tokens{phases}"
     )
 
 
@@ -81,6 +83,11 @@ def failure_message(result: RunResult) -> str:
 
 def partial_message(result: RunResult) -> str:
     return f"Deep think finished with problems ({_reasons(result)}); showing what succeeded."
+
+
+def hover_footer(result: RunResult) -> str:
+    """Under the answer on hover: what the run cost."""
+    return f"\n\n---\n*{cost_line(result.phases)}*" if result.phases else ""
 
 
 def hover_heading(mode: Mode, question: str | None, result: RunResult) -> str:

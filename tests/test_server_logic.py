@@ -13,9 +13,18 @@ from pygls.workspace import TextDocument
 
 from orchestrator.config import ConfigError
 from orchestrator.context import split_lines
+from orchestrator.llm import Usage
 from orchestrator.progress import AgentState, AgentStatus, Phase, Snapshot
 from orchestrator.request import Mode
-from orchestrator.result import AgentResult, Finding, RunResult, RunStatus, Severity
+from orchestrator.result import (
+    AgentResult,
+    CallUsage,
+    Finding,
+    PhaseCost,
+    RunResult,
+    RunStatus,
+    Severity,
+)
 from server.actions import Scope, code_actions, parse_run_arguments, resolve_code_action
 from server.anchors import Anchor, anchor_lines, follow, line_break_of, relocate
 from server.backend import Backend, CannotRun, NothingToDo
@@ -26,6 +35,7 @@ from server.reporting import (
     ProgressReporter,
     begin_title,
     end_message,
+    hover_footer,
     report_details,
     report_message,
 )
@@ -523,6 +533,24 @@ def test_progress_texts() -> None:
     ]
     partial_result = RunResult(RunStatus.PARTIAL, "md", agents=answers, seconds=3.2, failures=["x"])
     assert end_message(partial_result) == "partly done in 3 s: 1 of 2 agents answered, 0 tokens"
+    priced = RunResult(
+        RunStatus.DONE,
+        "md",
+        agents=answers[:1],
+        seconds=2,
+        calls=[CallUsage("agent 1 step 1", "m", Usage(1500, 20))],
+        phases=[
+            PhaseCost("plan", Usage(300, 40), 0.0001),
+            PhaseCost("agents", Usage(1200, 2_500_000), 0.25),
+        ],
+    )
+    assert end_message(priced) == (
+        "done in 2 s: 1 of 1 agents answered, 1520 tokens "
+        "(tokens in/out: plan 300/40, agents 1.2k/2.5M; $0.2501)"
+    )
+    assert hover_footer(priced) == (
+        "\n\n---\n*tokens in/out: plan 300/40, agents 1.2k/2.5M; $0.2501*"
+    )
     assert end_message(RunResult(RunStatus.CANCELLED, "")) == "cancelled"
     failed = RunResult(RunStatus.FAILED, "", failures=["the key was rejected"])
     assert end_message(failed) == "failed: the key was rejected"
