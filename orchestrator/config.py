@@ -78,6 +78,8 @@ class OrchestratorConfig(_Section):
     # Wall-clock limit of decomposition, and of synthesis: request_timeout only bounds the
     # wait for each piece, so an endpoint sending a byte a second would never time out.
     phase_timeout: float | None = Field(default=None, gt=0, le=86400)  # null = task_timeout
+    # Tokens (in + out) a run may spend; past it, agents stop before their next request.
+    max_tokens: int | None = Field(default=None, ge=1)
 
     @property
     def phase_seconds(self) -> float:

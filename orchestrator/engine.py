@@ -11,6 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from orchestrator import prompts
 from orchestrator.agent import FINISH_TOOL, Agent, AgentSetup, run_tool
+from orchestrator.budget import TokenBudget
 from orchestrator.cache import CacheError, ResultCache, cache_key
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.config import Config, OutputTokens
@@ -89,8 +90,9 @@ class Orchestrator:
         # Agents beyond the endpoint's slots would only wait, their timeouts running.
         workers = min(count, self.config.provider.max_concurrent_requests or count)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent")
+        budget = TokenBudget(self.config.orchestrator.max_tokens)
         try:
-            setup = self._agent_setup(request, progress, output.agent, window)
+            setup = self._agent_setup(request, progress, output.agent, window, budget)
             team = _Team(pool, setup, self.config, cancel)
             plan: Plan | None
             phase = cancel.child(self.config.orchestrator.phase_seconds)
@@ -115,6 +117,8 @@ class Orchestrator:
                 plan = Plan(fallback_plan(request, count), f"decomposition failed ({error})")
             finally:
                 phase.release()
+            for call in calls:  # the plan's requests; the agents count their own
+                budget.add(call.usage)
             if plan is not None:
                 if plan.note:
                     failures.append(plan.note)
@@ -141,6 +145,8 @@ class Orchestrator:
             if a.error and a.state is not AgentState.CANCELLED  # the user's own doing
         ]
         succeeded = [answer for answer in answers if answer.state is AgentState.DONE]
+        if budget.spent:
+            failures.append(budget.note())
 
         def finish(
             status: RunStatus, markdown: str, synthesised: list[Finding] | None = None
@@ -264,7 +270,12 @@ class Orchestrator:
             return planning.result()
 
     def _agent_setup(
-        self, request: Request, progress: Progress, max_output: int, window: int | None
+        self,
+        request: Request,
+        progress: Progress,
+        max_output: int,
+        window: int | None,
+        budget: TokenBudget,
     ) -> AgentSetup:
         return AgentSetup(
             llm=self.llm,
@@ -279,6 +290,7 @@ class Orchestrator:
             max_output_tokens=max_output,
             context_window=window,
             instructions=prompts.FINDINGS_INSTRUCTIONS if request.mode.is_review else "",
+            budget=budget,
             context_without_tools=functools.cache(
                 lambda: self._more_context(request, max_output, window)
             ),

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from orchestrator.engine import Orchestrator
 from orchestrator.llm import Usage
+from orchestrator.progress import AgentState
 from orchestrator.request import Mode, Request
+from orchestrator.result import RunStatus
 from tests import scenarios
-from tests.llm_server import ScriptedLLMServer
+from tests.llm_server import Reply, ScriptedLLMServer, ToolCall
 
 Make = Callable[..., Orchestrator]
 REQUEST = Request(Mode.EXPLAIN, "a.py", "    return a / b", 2, 2)
@@ -45,3 +48,33 @@ def test_money_is_unknown_while_a_model_has_no_price(
     ).run(REQUEST)
     assert [phase.money for phase in result.phases] == [None, None, None]
     assert result.to_dict()["money"] is None
+
+
+def test_the_token_budget_stops_agents_before_their_next_step_and_keeps_what_is_done(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(2), usage=(50, 10)))
+
+    def agent(body: dict[str, Any]) -> Reply:
+        if scenarios.agent_number(body) == 1:
+            return Reply(content="It divides by zero at a.py:2 (agent 1).", usage=(150, 10))
+        if not any(m["role"] == "tool" for m in body["messages"]):
+            return Reply(tool_calls=[ToolCall("read_file", {"path": "a.py"})], usage=(10, 10))
+        return Reply(content="Agent 2 read the file and has an answer.")
+
+    llm_server.add(scenarios.is_agent, agent)
+    llm_server.add(scenarios.SYNTHESIS, Reply(content=scenarios.SYNTHESIS_TEXT))
+
+    result = make_orchestrator(orchestrator={"parallel_agents": 2, "max_tokens": 200}).run(REQUEST)
+
+    # 60 + 160 + 20 tokens: whichever answered first, agent 2 sends no second request.
+    sent = [r for r in llm_server.requests if scenarios.is_agent(r.body)]
+    assert sorted(scenarios.agent_number(r.body) for r in sent) == [1, 2]
+    assert result.status is RunStatus.PARTIAL
+    assert [a.state for a in result.agents] == [AgentState.DONE, AgentState.FAILED]
+    assert "token budget" in result.agents[1].error
+    assert any("token budget of 200 (orchestrator.max_tokens)" in f for f in result.failures)
+    assert result.markdown == scenarios.SYNTHESIS_TEXT
+    synthesis = [r for r in llm_server.requests if scenarios.SYNTHESIS in r.messages_text][-1]
+    assert "(agent 1)" in synthesis.messages_text
+    assert "Agent 2 read the file" not in synthesis.messages_text
