@@ -11,7 +11,7 @@ import dataclasses
 import re
 from difflib import SequenceMatcher
 
-from orchestrator.result import Finding, Severity
+from orchestrator.result import SEVERITY_RANK, Finding
 
 SHARED_WORDS = 0.3  # token Jaccard from which two messages say the same thing
 SAME_TEXT = 0.6  # difflib ratio from which they do, whatever their words
@@ -36,7 +36,6 @@ _STOP = frozenset(
         "from",
     ]
 )
-_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2, Severity.HINT: 3}
 
 
 def merge_agreeing(per_agent: dict[int, list[Finding]], of_agents: int) -> list[Finding]:
@@ -56,7 +55,7 @@ def merge_agreeing(per_agent: dict[int, list[Finding]], of_agents: int) -> list[
             merged[index] = dataclasses.replace(
                 seen,
                 agents=tuple(sorted({*seen.agents, agent})),
-                severity=min(seen.severity, finding.severity, key=_RANK.__getitem__),
+                severity=min(seen.severity, finding.severity, key=SEVERITY_RANK.__getitem__),
             )
     return merged
 

@@ -119,6 +119,9 @@ class CouncilConfig(_Section):
 class ReviewConfig(_Section):
     # Findings raised by fewer agents are left out (the synthesis' own count as one).
     min_agreement: int = Field(default=1, ge=1, le=64)
+    # A call per finding that tries to refute it; refuted findings leave the diagnostics.
+    verify: bool = True
+    max_verified: int = Field(default=8, ge=0, le=100)  # the rest are kept unverified
 
 
 class ContextConfig(_Section):

@@ -8,6 +8,7 @@ import json
 import queue
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from orchestrator import prompts
 from orchestrator.agent import FINISH_TOOL, Agent, AgentSetup, run_tool
@@ -22,8 +23,18 @@ from orchestrator.grounding import bad_citations
 from orchestrator.llm import LLMClient, LLMError
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
 from orchestrator.request import Mode, Request
-from orchestrator.result import AgentResult, CallUsage, Finding, RunResult, RunStatus, ToolRead
+from orchestrator.result import (
+    SEVERITY_RANK,
+    AgentResult,
+    CallUsage,
+    Finding,
+    Rejected,
+    RunResult,
+    RunStatus,
+    ToolRead,
+)
 from orchestrator.review import final_findings, with_agent_findings
+from orchestrator.skeptic import Skeptic
 from orchestrator.synthesis import UnusableSynthesis, labelled_answers, synthesise
 from orchestrator.tools import build_tools
 from orchestrator.tools.base import ToolError
@@ -31,6 +42,18 @@ from orchestrator.workspace import ReadPolicy, Workspace
 
 # Tokens an agent's prompt needs besides the code: system prompt, task, tool results.
 _AGENT_OVERHEAD = 400
+_EXCERPT_MARGIN = 8  # lines the skeptic sees on each side of a finding
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The skeptic pass's outcome: findings kept, refuted, what went wrong, and whether the
+    user cancelled it."""
+
+    kept: list[Finding]
+    rejected: list[Rejected]
+    failures: list[str]
+    cancelled: bool = False
 
 
 class Orchestrator:
@@ -152,6 +175,7 @@ class Orchestrator:
             status: RunStatus, markdown: str, synthesised: list[Finding] | None = None
         ) -> RunResult:
             findings: list[Finding] = []
+            rejected: list[Rejected] = []
             if request.mode.is_review and status is not RunStatus.CANCELLED:
                 reviewed = final_findings(
                     answers,
@@ -161,6 +185,13 @@ class Orchestrator:
                 )
                 findings = reviewed.findings
                 failures.extend(reviewed.warnings)
+                if findings and self.config.review.verify and status is not RunStatus.FAILED:
+                    progress.set_phase(Phase.VERIFYING)
+                    checked = self._verify(request, findings, cancel, calls, budget, output.plan)
+                    findings, rejected = checked.kept, checked.rejected
+                    failures.extend(checked.failures)
+                    if checked.cancelled:
+                        status = RunStatus.CANCELLED
             cited = bad_citations(markdown, self._grounding_text)
             if cited:
                 failures.append(
@@ -178,6 +209,7 @@ class Orchestrator:
                 failures=failures,
                 bad_citations=cited,
                 phases=phase_costs(calls, self.config.provider.prices),
+                rejected=rejected,
             )
 
         if cancel.cancelled:
@@ -221,6 +253,54 @@ class Orchestrator:
 
     def _replay(self, read: ToolRead) -> str:
         return run_tool(self.tools, self.workspace, read.tool, read.arguments)
+
+    def _verify(
+        self,
+        request: Request,
+        findings: list[Finding],
+        cancel: CancelToken,
+        calls: list[CallUsage],
+        budget: TokenBudget,
+        max_tokens: int,
+    ) -> Checked:
+        """The skeptic pass over the findings most agents raised, most severe first."""
+        if budget.spent:
+            return Checked(findings, [], ["findings not verified: the token budget is used up"])
+        limit = self.config.review.max_verified
+        order = sorted(
+            range(len(findings)),
+            key=lambda n: (-len(findings[n].agents), SEVERITY_RANK[findings[n].severity], n),
+        )
+        chosen = sorted(order[:limit])
+        notes = []
+        if skipped := len(findings) - len(chosen):
+            notes.append(f"{skipped} finding(s) kept unverified (review.max_verified is {limit})")
+        workers = min(len(chosen), self.config.provider.max_concurrent_requests or len(chosen))
+        skeptic = Skeptic(self.llm, self.config.synthesis_model, max_tokens, workers)
+        phase = cancel.child(self.config.orchestrator.phase_seconds)
+        try:
+            verified = skeptic.verify(
+                request, [findings[n] for n in chosen], self._excerpt, phase, calls
+            )
+        except DeadlineExceeded:
+            return Checked(findings, [], [*notes, f"verification {self._too_long()}"])
+        except Cancelled:
+            return Checked(findings, [], notes, cancelled=True)
+        finally:
+            phase.release()
+        refuted = {id(r.finding) for r in verified.rejected}
+        kept = [f for n, f in enumerate(findings) if n not in chosen or id(f) not in refuted]
+        return Checked(kept, verified.rejected, [*notes, *verified.failures])
+
+    def _excerpt(self, finding: Finding) -> str:
+        """The finding's lines and a few around them, numbered, for the skeptic."""
+        text = self._grounding_text(finding.path)
+        if not text:
+            return ""
+        lines = text.splitlines()
+        first = max(1, finding.start_line - _EXCERPT_MARGIN)
+        last = min(len(lines), finding.end_line + _EXCERPT_MARGIN)
+        return "\n".join(f"{n:>5}| {lines[n - 1]}" for n in range(first, last + 1))
 
     def _grounding_text(self, path: str) -> str | None:
         """A cited file's text to check findings against: '' when there is no such file,

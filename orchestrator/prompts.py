@@ -83,6 +83,21 @@ holding a JSON list of the concrete problems, one object each: \
 Use the file's real line numbers and copy the quoted code exactly (without line numbers): \
 findings whose code is not in the file are dropped. An empty list is fine when nothing is wrong."""
 
+SKEPTIC_SYSTEM = """\
+You are a skeptical senior reviewer. Another reviewer reported the finding below about the \
+user's code. Try to refute it against the code: is the problem real, at those lines, and \
+does nothing in the code shown prevent it? Refute only with evidence from the code. Reply \
+with one JSON object only: {"verdict": "confirmed" or "refuted", "reason": "one sentence"}."""
+
+SKEPTIC_TASK = """\
+# Finding
+{claim}
+
+# The code at the finding (line numbers on the left)
+```
+{code}
+```"""
+
 AGENT_TASK = """\
 Your role: {role}
 Your sub-question: {question}"""

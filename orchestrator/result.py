@@ -19,6 +19,9 @@ class Severity(StrEnum):
     HINT = "hint"
 
 
+SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2, Severity.HINT: 3}
+
+
 class RunStatus(StrEnum):
     DONE = "done"
     PARTIAL = "partial"  # some agents or the synthesis failed; what succeeded is kept
@@ -50,6 +53,14 @@ class Finding:
         if not self.agents:
             return ""
         return f"({len(self.agents)}/{self.of_agents} agents)"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A finding the skeptic pass refuted, and why."""
+
+    finding: Finding
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,7 @@ class RunResult:
     cached: bool = False  # answered from the result cache, not by the model just now
     bad_citations: list[str] = field(default_factory=list)  # `path:line` past the file's end
     phases: list[PhaseCost] = field(default_factory=list)  # tokens and money, per phase
+    rejected: list[Rejected] = field(default_factory=list)  # refuted by the skeptic pass
 
     @property
     def usage(self) -> Usage:
