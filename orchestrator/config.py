@@ -114,6 +114,8 @@ class AgentConfig(_Section):
 
 class CouncilConfig(_Section):
     models: list[str] = Field(default_factory=list)
+    # Before synthesis, each agent's model ranks the others' answers, blind; 3+ agents.
+    rank: bool = False
 
 
 class ReviewConfig(_Section):

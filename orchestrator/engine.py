@@ -22,12 +22,14 @@ from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
 from orchestrator.grounding import bad_citations
 from orchestrator.llm import LLMClient, LLMError
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
+from orchestrator.ranking import Ranker, for_synthesis
 from orchestrator.request import Mode, Request
 from orchestrator.result import (
     SEVERITY_RANK,
     AgentResult,
     CallUsage,
     Finding,
+    Rank,
     Rejected,
     RunResult,
     RunStatus,
@@ -170,6 +172,7 @@ class Orchestrator:
         succeeded = [answer for answer in answers if answer.state is AgentState.DONE]
         if budget.spent:
             failures.append(budget.note())
+        ranking: list[Rank] = []
 
         def finish(
             status: RunStatus, markdown: str, synthesised: list[Finding] | None = None
@@ -210,12 +213,20 @@ class Orchestrator:
                 bad_citations=cited,
                 phases=phase_costs(calls, self.config.provider.prices),
                 rejected=rejected,
+                ranking=ranking,
             )
 
         if cancel.cancelled:
             return finish(RunStatus.CANCELLED, labelled_answers(succeeded))
         if not succeeded:
             return finish(RunStatus.FAILED, "")
+        if self.config.council.rank:
+            try:
+                ranking += self._rank(
+                    request, succeeded, cancel, calls, budget, failures, output, progress
+                )
+            except Cancelled:
+                return finish(RunStatus.CANCELLED, labelled_answers(succeeded))
         progress.set_phase(Phase.SYNTHESISING)
         phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
@@ -228,6 +239,7 @@ class Orchestrator:
                 calls,
                 output.synthesis,
                 window,
+                for_synthesis(ranking),
             )
         except DeadlineExceeded:
             failures.append(f"synthesis {self._too_long()}")
@@ -253,6 +265,41 @@ class Orchestrator:
 
     def _replay(self, read: ToolRead) -> str:
         return run_tool(self.tools, self.workspace, read.tool, read.arguments)
+
+    def _rank(
+        self,
+        request: Request,
+        answers: list[AgentResult],
+        cancel: CancelToken,
+        calls: list[CallUsage],
+        budget: TokenBudget,
+        failures: list[str],
+        output: OutputTokens,
+        progress: Progress,
+    ) -> list[Rank]:
+        """council.rank: the answers' blind peer ranking; [] with a warning when it cannot be.
+
+        Raises Cancelled when the user cancels it.
+        """
+        if len(answers) < 3:
+            failures.append("no peer ranking (council.rank): it needs 3 answers or more")
+            return []
+        if budget.spent:
+            failures.append("no peer ranking: the token budget is used up")
+            return []
+        progress.set_phase(Phase.RANKING)
+        workers = min(len(answers), self.config.provider.max_concurrent_requests or len(answers))
+        ranker = Ranker(self.llm, self.config.agent_model, output.plan, workers)
+        phase = cancel.child(self.config.orchestrator.phase_seconds)
+        try:
+            ranked = ranker.rank(request, answers, phase, calls)
+        except DeadlineExceeded:
+            failures.append(f"peer ranking {self._too_long()}")
+            return []
+        finally:
+            phase.release()
+        failures.extend(ranked.failures)
+        return ranked.ranks
 
     def _verify(
         self,

@@ -17,6 +17,7 @@ _log = logging.getLogger(__name__)
 class Phase(StrEnum):
     DECOMPOSING = "decomposing"
     RUNNING = "running"
+    RANKING = "ranking"
     SYNTHESISING = "synthesising"
     VERIFYING = "verifying"
     DONE = "done"
@@ -67,6 +68,8 @@ class Snapshot:
             return 0
         if self.phase in (Phase.DONE, Phase.CANCELLED, Phase.FAILED):
             return 100
+        if self.phase is Phase.RANKING:
+            return 88
         if self.phase is Phase.SYNTHESISING:
             return 90
         if self.phase is Phase.VERIFYING:

@@ -98,6 +98,18 @@ SKEPTIC_TASK = """\
 {code}
 ```"""
 
+RANK_SYSTEM = """\
+You judge {count} answers to the user's request below, written independently. Rank them \
+from best to worst by correctness (checked against the code shown), evidence and \
+usefulness. Reply with one JSON object only: {{"ranking": ["A", "B", ...]}}, every \
+response's letter once, best first."""
+
+RANKING_FOR_SYNTHESIS = """\
+# Peer ranking
+Each agent ranked the others' answers without knowing whose they were. Weigh the answers \
+by this ranking, best first, but let the evidence decide where they disagree:
+"""
+
 AGENT_TASK = """\
 Your role: {role}
 Your sub-question: {question}"""

@@ -64,6 +64,15 @@ class Rejected:
 
 
 @dataclass(frozen=True)
+class Rank:
+    """An agent's (1-based) average place in the others' blind rankings, 1 being best."""
+
+    agent: int
+    average_place: float
+    votes: int
+
+
+@dataclass(frozen=True)
 class CallUsage:
     """One request sent; `error` says how it failed ('' for one that was answered)."""
 
@@ -127,6 +136,7 @@ class RunResult:
     bad_citations: list[str] = field(default_factory=list)  # `path:line` past the file's end
     phases: list[PhaseCost] = field(default_factory=list)  # tokens and money, per phase
     rejected: list[Rejected] = field(default_factory=list)  # refuted by the skeptic pass
+    ranking: list[Rank] = field(default_factory=list)  # council.rank's aggregate, best first
 
     @property
     def usage(self) -> Usage:

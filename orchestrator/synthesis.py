@@ -35,6 +35,7 @@ def synthesise(
     calls: list[CallUsage],
     max_tokens: int | None = None,
     context_window: int | None = None,
+    ranking: str = "",
 ) -> Synthesis:
     """Merge the answers; every request sent is added to `calls`, failed ones too.
 
@@ -52,6 +53,8 @@ def synthesise(
         {"role": "user", "content": shared},
         {"role": "user", "content": labelled_answers(answers, room)},
     ]
+    if ranking:
+        messages.append({"role": "user", "content": ranking})
 
     def record(usage: Usage, error: str) -> None:
         calls.append(CallUsage("synthesis", model, usage, error))

@@ -37,6 +37,8 @@ def report_message(snapshot: Snapshot, seconds: float) -> str:
     agents = f"{snapshot.finished_agents}/{len(snapshot.agents)} agents"
     if snapshot.phase is Phase.SYNTHESISING:
         return f"{agents} · merging · {tokens} · {elapsed}"
+    if snapshot.phase is Phase.RANKING:
+        return f"{agents} · ranking · {tokens} · {elapsed}"
     if snapshot.phase is Phase.VERIFYING:
         return f"{agents} · verifying · {tokens} · {elapsed}"
     return f"{agents} · {tokens} · {elapsed}"
