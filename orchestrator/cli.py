@@ -150,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="time limit of each agent (orchestrator.task_timeout)",
     )
     options.add_argument(
+        "--strategy",
+        choices=("heavy", "single"),
+        help="heavy: agents and synthesis; single: one call, as a baseline (orchestrator.strategy)",
+    )
+    options.add_argument(
         "--no-cache",
         action="store_true",
         help="ask the model even if the result cache holds an answer (cache.enabled: false)",
@@ -401,6 +406,8 @@ def command_line_source(args: argparse.Namespace) -> Source:
         values.setdefault("orchestrator", {})["parallel_agents"] = args.agents
     if args.timeout is not None:
         values.setdefault("orchestrator", {})["task_timeout"] = args.timeout
+    if args.strategy is not None:
+        values.setdefault("orchestrator", {})["strategy"] = args.strategy
     if args.no_cache:
         values["cache"] = {"enabled": False}
     return Source("command line", values)

@@ -9,7 +9,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 from urllib.parse import urlparse
 
 import platformdirs
@@ -80,6 +80,9 @@ class OrchestratorConfig(_Section):
     phase_timeout: float | None = Field(default=None, gt=0, le=86400)  # null = task_timeout
     # Tokens (in + out) a run may spend; past it, agents stop before their next request.
     max_tokens: int | None = Field(default=None, ge=1)
+    # heavy: plan, agents, synthesis and the passes after it; single: one call with the
+    # same context, a baseline to compare heavy mode against.
+    strategy: Literal["heavy", "single"] = "heavy"
 
     @property
     def phase_seconds(self) -> float:

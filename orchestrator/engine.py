@@ -19,7 +19,7 @@ from orchestrator.config import Config, OutputTokens
 from orchestrator.context import CHARS_PER_TOKEN, pack_context, shrink_request
 from orchestrator.cost import phase_costs
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
-from orchestrator.grounding import bad_citations
+from orchestrator.grounding import bad_citations, citations_warning
 from orchestrator.llm import LLMClient, LLMError
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
 from orchestrator.ranking import Ranker, for_synthesis
@@ -36,6 +36,7 @@ from orchestrator.result import (
     ToolRead,
 )
 from orchestrator.review import final_findings, with_agent_findings
+from orchestrator.single import UnusableAnswer, answer_once
 from orchestrator.skeptic import Skeptic
 from orchestrator.synthesis import UnusableSynthesis, labelled_answers, synthesise
 from orchestrator.tools import build_tools
@@ -112,6 +113,8 @@ class Orchestrator:
         output = _output_tokens(self.config.provider.max_output_tokens, window)
         if window is not None:
             request = shrink_request(request, self._code_budget(window, output))
+        if self.config.orchestrator.strategy == "single":
+            return self._single(request, cancel, progress, started, output, window)
         # Agents beyond the endpoint's slots would only wait, their timeouts running.
         workers = min(count, self.config.provider.max_concurrent_requests or count)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent")
@@ -196,11 +199,7 @@ class Orchestrator:
                     if checked.cancelled:
                         status = RunStatus.CANCELLED
             cited = bad_citations(markdown, self._grounding_text)
-            if cited:
-                failures.append(
-                    f"{len(cited)} citation{'s' if len(cited) != 1 else ''} of a line the file "
-                    f"does not have, not linked: {', '.join(cited)}"
-                )
+            failures.extend(citations_warning(cited))
             progress.set_phase(_PHASE_OF[status])
             return RunResult(
                 status,
@@ -265,6 +264,64 @@ class Orchestrator:
 
     def _replay(self, read: ToolRead) -> str:
         return run_tool(self.tools, self.workspace, read.tool, read.arguments)
+
+    def _single(
+        self,
+        request: Request,
+        cancel: CancelToken,
+        progress: Progress,
+        started: float,
+        output: OutputTokens,
+        window: int | None,
+    ) -> RunResult:
+        """orchestrator.strategy single: one call, grounded findings, the same result shape."""
+        calls: list[CallUsage] = []
+        failures: list[str] = []
+        progress.set_phase(Phase.RUNNING)
+        deadline = cancel.child(self.config.orchestrator.task_timeout)
+        status, markdown, found = RunStatus.DONE, "", []
+        try:
+            more = self._more_context(request, output.synthesis, window)
+            answer = answer_once(
+                request,
+                more,
+                self.llm,
+                self.config.provider.model,
+                deadline,
+                calls,
+                output.synthesis,
+            )
+            markdown, found = answer.markdown, answer.findings
+            if answer.note:
+                failures.append(f"findings block: {answer.note}")
+        except DeadlineExceeded:
+            status = RunStatus.FAILED
+            failures.append(f"stopped after {self.config.orchestrator.task_timeout:g} s")
+        except Cancelled:
+            status = RunStatus.CANCELLED
+        except (LLMError, UnusableAnswer) as error:
+            status = RunStatus.FAILED
+            failures.append(str(error))
+        finally:
+            deadline.release()
+        findings: list[Finding] = []
+        if request.mode.is_review and status is RunStatus.DONE:
+            reviewed = final_findings([], found, self._grounding_text, 1)
+            findings = reviewed.findings
+            failures.extend(reviewed.warnings)
+        cited = bad_citations(markdown, self._grounding_text)
+        failures.extend(citations_warning(cited))
+        progress.set_phase(_PHASE_OF[status])
+        return RunResult(
+            status,
+            markdown,
+            findings=findings,
+            calls=calls,
+            seconds=time.monotonic() - started,
+            failures=failures,
+            bad_citations=cited,
+            phases=phase_costs(calls, self.config.provider.prices),
+        )
 
     def _rank(
         self,

@@ -75,6 +75,14 @@ def bad_citations(markdown: str, read: Reader) -> list[str]:
     return bad
 
 
+def citations_warning(cited: list[str]) -> list[str]:
+    """The warning for bad citations, or none."""
+    if not cited:
+        return []
+    noun = "citation" if len(cited) == 1 else "citations"
+    return [f"{len(cited)} {noun} of a line the file does not have, not linked: {', '.join(cited)}"]
+
+
 def _ground(finding: Finding, lines: list[str]) -> Finding | None:
     """The finding at the lines its quote is at; None when its code is not in the file."""
     if not finding.quote.strip():

@@ -28,6 +28,12 @@ in a software project. You have no tools: work from the code shown to you.
 Answer your own sub-question in concise markdown. Cite evidence as `path:line` (for example \
 `src/app.py:42`). Say plainly what you are unsure of or could not see."""
 
+SINGLE_SYSTEM = """\
+You are an expert engineer answering a question about code in a software project. You \
+have no tools: work from the code shown to you. Answer the user's request directly in \
+concise markdown. Cite evidence as `path:line` (for example `src/app.py:42`). Say plainly \
+what you are unsure of or could not see."""
+
 # A real plan, for a request unlike any the user sends, so that a model that copies it
 # instead of planning is caught (decompose drops copied items).
 EXAMPLE_PLAN: tuple[tuple[str, str], ...] = (

@@ -933,3 +933,22 @@ def test_a_plugin_that_exits_at_import_is_skipped_with_a_warning(
         "deepthink: warning: tool plugin 'quitter' (deepthink_quitter:Quitter) failed to load; "
         "skipping it (SystemExit: 3)\n"
     ) in err
+
+
+@pytest.mark.usefixtures("env")
+def test_the_strategy_option_chooses_one_call(
+    llm_server: ScriptedLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    block = [{"path": "a.py", "line": 2, "message": "b may be zero", "quote": "return a / b"}]
+    llm_server.add(
+        "expert engineer answering",  # in prompts.SINGLE_SYSTEM
+        Reply(content="It divides by b unchecked." + scenarios.findings_block(block)),
+    )
+
+    code, out, _ = deepthink(capsys, "review", "a.py:2", "--strategy", "single", "--json")
+
+    assert code == 0
+    data = json.loads(out)
+    assert data["status"] == "done" and data["agents"] == []
+    assert [f["start_line"] for f in data["findings"]] == [2]
+    assert len(chat_requests(llm_server)) == 1
