@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from orchestrator.llm import Usage
+from orchestrator.result import CallUsage
 
 
 class TokenBudget:
@@ -20,8 +21,15 @@ class TokenBudget:
         self._lock = threading.Lock()
 
     def add(self, usage: Usage) -> None:
+        """Count a request as it ends (agents, while others still run)."""
         with self._lock:
             self._used += usage.total_tokens
+
+    def settle(self, calls: list[CallUsage]) -> None:
+        """Count every request of the run so far, between phases."""
+        total = sum(call.usage.total_tokens for call in calls)
+        with self._lock:
+            self._used = max(self._used, total)
 
     @property
     def used(self) -> int:

@@ -145,8 +145,7 @@ class Orchestrator:
                 plan = Plan(fallback_plan(request, count), f"decomposition failed ({error})")
             finally:
                 phase.release()
-            for call in calls:  # the plan's requests; the agents count their own
-                budget.add(call.usage)
+            budget.settle(calls)  # the plan's requests; the agents count their own
             if plan is not None:
                 if plan.note:
                     failures.append(plan.note)
@@ -341,6 +340,7 @@ class Orchestrator:
         if len(answers) < 3:
             failures.append("no peer ranking (council.rank): it needs 3 answers or more")
             return []
+        budget.settle(calls)
         if budget.spent:
             failures.append("no peer ranking: the token budget is used up")
             return []
@@ -368,6 +368,7 @@ class Orchestrator:
         max_tokens: int,
     ) -> Checked:
         """The skeptic pass over the findings most agents raised, most severe first."""
+        budget.settle(calls)
         if budget.spent:
             return Checked(findings, [], ["findings not verified: the token budget is used up"])
         limit = self.config.review.max_verified

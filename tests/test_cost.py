@@ -78,3 +78,25 @@ def test_the_token_budget_stops_agents_before_their_next_step_and_keeps_what_is_
     synthesis = [r for r in llm_server.requests if scenarios.SYNTHESIS in r.messages_text][-1]
     assert "(agent 1)" in synthesis.messages_text
     assert "Agent 2 read the file" not in synthesis.messages_text
+
+
+def test_a_budget_used_up_by_the_synthesis_leaves_the_findings_unverified(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    block = [{"path": "a.py", "line": 2, "message": "b may be zero", "quote": "return a / b"}]
+    llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(2), usage=(50, 10)))
+    llm_server.add(
+        scenarios.is_agent,
+        Reply(content="It divides by b." + scenarios.findings_block(block), usage=(20, 10)),
+    )
+    synthesis = "The function divides by b unchecked." + scenarios.findings_block([])
+    llm_server.add(scenarios.SYNTHESIS, Reply(content=synthesis, usage=(100, 10)))
+    llm_server.add(scenarios.SKEPTIC, Reply(content=scenarios.CONFIRMED))
+    review = Request(Mode.REVIEW, "a.py", "    return a / b", 2, 2)
+
+    result = make_orchestrator(orchestrator={"parallel_agents": 2, "max_tokens": 200}).run(review)
+
+    assert result.status is RunStatus.DONE  # 120 tokens when the agents were done
+    assert [f.agreement for f in result.findings] == ["(2/2 agents)"]
+    assert "findings not verified: the token budget is used up" in result.failures
+    assert not [r for r in llm_server.requests if scenarios.SKEPTIC in r.messages_text]
