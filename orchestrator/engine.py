@@ -19,7 +19,7 @@ from orchestrator.config import Config, OutputTokens
 from orchestrator.context import CHARS_PER_TOKEN, pack_context, shrink_request
 from orchestrator.cost import phase_costs
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
-from orchestrator.grounding import bad_citations, citations_warning
+from orchestrator.grounding import Reader, bad_citations, citations_warning
 from orchestrator.llm import LLMClient, LLMError
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
 from orchestrator.ranking import Ranker, for_synthesis
@@ -175,6 +175,8 @@ class Orchestrator:
         if budget.spent:
             failures.append(budget.note())
         ranking: list[Rank] = []
+        # The files findings cite, read once for this run's grounding, citations and checks.
+        read = functools.cache(self._grounding_text)
 
         def finish(
             status: RunStatus, markdown: str, synthesised: list[Finding] | None = None
@@ -185,19 +187,21 @@ class Orchestrator:
                 reviewed = final_findings(
                     answers,
                     synthesised or [],
-                    self._grounding_text,
+                    read,
                     self.config.review.min_agreement,
                 )
                 findings = reviewed.findings
                 failures.extend(reviewed.warnings)
                 if findings and self.config.review.verify and status is not RunStatus.FAILED:
                     progress.set_phase(Phase.VERIFYING)
-                    checked = self._verify(request, findings, cancel, calls, budget, output.plan)
+                    checked = self._verify(
+                        request, findings, cancel, calls, budget, output.plan, read
+                    )
                     findings, rejected = checked.kept, checked.rejected
                     failures.extend(checked.failures)
                     if checked.cancelled:
                         status = RunStatus.CANCELLED
-            cited = bad_citations(markdown, self._grounding_text)
+            cited = bad_citations(markdown, read)
             failures.extend(citations_warning(cited))
             progress.set_phase(_PHASE_OF[status])
             return RunResult(
@@ -366,6 +370,7 @@ class Orchestrator:
         calls: list[CallUsage],
         budget: TokenBudget,
         max_tokens: int,
+        read: Reader,
     ) -> Checked:
         """The skeptic pass over the findings most agents raised, most severe first."""
         budget.settle(calls)
@@ -385,7 +390,11 @@ class Orchestrator:
         phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
             verified = skeptic.verify(
-                request, [findings[n] for n in chosen], self._excerpt, phase, calls
+                request,
+                [findings[n] for n in chosen],
+                functools.partial(excerpt, read),
+                phase,
+                calls,
             )
         except DeadlineExceeded:
             return Checked(findings, [], [*notes, f"verification {self._too_long()}"])
@@ -396,16 +405,6 @@ class Orchestrator:
         refuted = {id(r.finding) for r in verified.rejected}
         kept = [f for n, f in enumerate(findings) if n not in chosen or id(f) not in refuted]
         return Checked(kept, verified.rejected, [*notes, *verified.failures])
-
-    def _excerpt(self, finding: Finding) -> str:
-        """The finding's lines and a few around them, numbered, for the skeptic."""
-        text = self._grounding_text(finding.path)
-        if not text:
-            return ""
-        lines = text.splitlines()
-        first = max(1, finding.start_line - _EXCERPT_MARGIN)
-        last = min(len(lines), finding.end_line + _EXCERPT_MARGIN)
-        return "\n".join(f"{n:>5}| {lines[n - 1]}" for n in range(first, last + 1))
 
     def _grounding_text(self, path: str) -> str | None:
         """A cited file's text to check findings against: '' when there is no such file,
@@ -536,6 +535,17 @@ class _Team:
     def results(self) -> tuple[list[AgentResult], list[CallUsage]]:
         outcomes = [run.result() for run in self._runs]
         return [result for result, _ in outcomes], [c for _, calls in outcomes for c in calls]
+
+
+def excerpt(read: Reader, finding: Finding) -> str:
+    """The finding's lines and a few around them, numbered, for the skeptic."""
+    text = read(finding.path)
+    if not text:
+        return ""
+    lines = text.splitlines()
+    first = max(1, finding.start_line - _EXCERPT_MARGIN)
+    last = min(len(lines), finding.end_line + _EXCERPT_MARGIN)
+    return "\n".join(f"{n:>5}| {lines[n - 1]}" for n in range(first, last + 1))
 
 
 def _output_tokens(configured: OutputTokens, window: int | None) -> OutputTokens:
