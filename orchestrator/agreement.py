@@ -11,7 +11,7 @@ import dataclasses
 import re
 from difflib import SequenceMatcher
 
-from orchestrator.result import SEVERITY_RANK, Finding
+from orchestrator.result import SEVERITY_RANK, Finding, View
 
 SHARED_WORDS = 0.3  # token Jaccard from which two messages say the same thing
 SAME_TEXT = 0.6  # difflib ratio from which they do, whatever their words
@@ -48,14 +48,20 @@ def merge_agreeing(per_agent: dict[int, list[Finding]], of_agents: int) -> list[
     for agent in sorted(per_agent):
         for finding in per_agent[agent]:
             index = next((i for i, seen in enumerate(merged) if agree(seen, finding)), None)
+            view = View(agent, finding.message)
             if index is None:
-                merged.append(dataclasses.replace(finding, agents=(agent,), of_agents=of_agents))
+                merged.append(
+                    dataclasses.replace(
+                        finding, agents=(agent,), of_agents=of_agents, views=(view,)
+                    )
+                )
                 continue
             seen = merged[index]
             merged[index] = dataclasses.replace(
                 seen,
                 agents=tuple(sorted({*seen.agents, agent})),
                 severity=min(seen.severity, finding.severity, key=SEVERITY_RANK.__getitem__),
+                views=seen.views if agent in seen.agents else (*seen.views, view),
             )
     return merged
 

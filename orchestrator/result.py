@@ -30,6 +30,14 @@ class RunStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class View:
+    """One agent's own words for a finding several agents raised."""
+
+    agent: int
+    message: str
+
+
+@dataclass(frozen=True)
 class Finding:
     """One problem, at lines of a file.
 
@@ -46,6 +54,7 @@ class Finding:
     quote: str = ""
     agents: tuple[int, ...] = ()
     of_agents: int = 0
+    views: tuple[View, ...] = ()  # what each agent that raised it said
 
     @property
     def agreement(self) -> str:

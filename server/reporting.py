@@ -13,7 +13,7 @@ from collections.abc import Callable
 from orchestrator.cost import cost_line
 from orchestrator.progress import AgentState, Phase, Snapshot
 from orchestrator.request import Mode
-from orchestrator.result import RunResult, RunStatus
+from orchestrator.result import AgentResult, Finding, RunResult, RunStatus
 
 REPORT_INTERVAL = 0.1  # seconds between reports that only update token counts
 _MAX_REASON_CHARS = 300
@@ -87,6 +87,24 @@ def failure_message(result: RunResult) -> str:
 
 def partial_message(result: RunResult) -> str:
     return f"Deep think finished with problems ({_reasons(result)}); showing what succeeded."
+
+
+def agent_views(finding: Finding, agents: list[AgentResult]) -> str:
+    """Each agent's own view of a finding, those that did not raise it too."""
+    said = {view.agent: view.message for view in finding.views}
+    lines = [f"Deep think: each agent's view of {finding.path}:{finding.start_line}"]
+    if not finding.agents:
+        lines.append("No agent raised it: the synthesis did, from their answers.")
+    for agent in agents:
+        number = agent.index + 1
+        if number in said:
+            view = said[number]
+        elif agent.state is AgentState.DONE:
+            view = "did not raise it"
+        else:
+            view = f"gave no answer ({agent.state.value})"
+        lines.append(f"agent {number} ({agent.role}): {view}")
+    return "\n".join(lines)
 
 
 def hover_footer(result: RunResult) -> str:

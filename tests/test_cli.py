@@ -272,6 +272,7 @@ def test_json_output_is_the_result_with_usage(
             "quote": "return a / b",
             "agents": [1, 2],
             "of_agents": 2,
+            "views": [{"agent": 1, "message": "b=0"}, {"agent": 2, "message": "b=0"}],
         }
     ]
     assert data["agents"][0]["findings"][0]["quote"] == "return a / b"

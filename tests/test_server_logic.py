@@ -24,6 +24,7 @@ from orchestrator.result import (
     RunResult,
     RunStatus,
     Severity,
+    View,
 )
 from server.actions import Scope, code_actions, parse_run_arguments, resolve_code_action
 from server.anchors import Anchor, anchor_lines, follow, line_break_of, relocate
@@ -33,6 +34,7 @@ from server.comments import comment_insertion, style_for
 from server.gitdiff import uncommitted_diff
 from server.reporting import (
     ProgressReporter,
+    agent_views,
     begin_title,
     end_message,
     hover_footer,
@@ -266,6 +268,29 @@ def test_citations_become_links_to_the_line() -> None:
         "See [`a.py:2`](file:///w/a.py#L2), [a.py:3-4](file:///w/a.py#L3) and "
         "[./a.py:9](file:///w/a.py#L9):1."
     )
+
+
+def test_each_agents_view_names_those_that_did_not_raise_it() -> None:
+    agents = [
+        AgentResult(0, "security", "q", "m", AgentState.DONE),
+        AgentResult(1, "tests", "q", "m", AgentState.DONE),
+        AgentResult(2, "style", "q", "m", AgentState.TIMED_OUT),
+    ]
+    merged = Finding(
+        "a.py", 2, 2, Severity.ERROR, "b may be 0", agents=(1,), of_agents=2,
+        views=(View(1, "b may be 0"),),
+    )  # fmt: skip
+    assert agent_views(merged, agents).splitlines() == [
+        "Deep think: each agent's view of a.py:2",
+        "agent 1 (security): b may be 0",
+        "agent 2 (tests): did not raise it",
+        "agent 3 (style): gave no answer (timed out)",
+    ]
+    own = Finding("a.py", 5, 5, Severity.HINT, "naming")
+    assert agent_views(own, agents[:1]).splitlines()[1:] == [
+        "No agent raised it: the synthesis did, from their answers.",
+        "agent 1 (security): did not raise it",
+    ]
 
 
 def test_citations_of_lines_the_file_lacks_stay_text() -> None:
