@@ -473,7 +473,7 @@ class Orchestrator:
             progress=progress,
             max_output_tokens=max_output,
             context_window=window,
-            instructions=prompts.FINDINGS_INSTRUCTIONS if request.mode.is_review else "",
+            instructions=prompts.AGENT_FINDINGS_INSTRUCTIONS if request.mode.is_review else "",
             budget=budget,
             context_without_tools=functools.cache(
                 lambda: self._more_context(request, max_output, window)

@@ -79,15 +79,20 @@ their citations) and say why; drop claims that nothing supports; do not repeat y
 Keep every `path:line` citation that supports a point and add your own where useful. Write \
 concise markdown that answers the user's request directly; do not mention the agents."""
 
-FINDINGS_INSTRUCTIONS = """
-
-This is a code review. After the markdown answer, add one fenced block tagged `findings` \
-holding a JSON list of the concrete problems, one object each: \
-{"path": "file path", "start_line": N, "end_line": N, \
+_FINDINGS_BLOCK = """\
+add one fenced block tagged `findings` holding a JSON list of the concrete problems, one \
+object each: {"path": "file path", "start_line": N, "end_line": N, \
 "severity": "error|warning|info|hint", "message": "one sentence", \
 "quote": "the exact code the problem is in, copied from the file"}. \
 Use the file's real line numbers and copy the quoted code exactly (without line numbers): \
 findings whose code is not in the file are dropped. An empty list is fine when nothing is wrong."""
+
+FINDINGS_INSTRUCTIONS = "\n\nThis is a code review. After the markdown answer, " + _FINDINGS_BLOCK
+
+# Worded apart from the synthesis' instructions, so that scripted endpoints can tell them apart.
+AGENT_FINDINGS_INSTRUCTIONS = (
+    "\n\nYour sub-question is part of a review. After your answer, " + _FINDINGS_BLOCK
+)
 
 SKEPTIC_SYSTEM = """\
 You are a skeptical senior reviewer. Another reviewer reported the finding below about the \
