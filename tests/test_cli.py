@@ -96,6 +96,7 @@ def test_explain_prints_the_synthesis(
     assert out.strip() == SYNTHESIS
     assert "running 4 agents" in err
     assert "done in" in err and "tokens" in err
+    assert "(tokens in/out: plan " in err and ", agents " in err and ", synthesis " in err
     decomposition = chat_requests(llm_server)[0]
     assert scenarios.DECOMPOSE in decomposition.messages_text
     # The selected line, its place and its numbered context all reach the model.
