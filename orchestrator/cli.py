@@ -36,12 +36,11 @@ from orchestrator.cancel import CancelToken
 from orchestrator.config import (
     Config,
     ConfigError,
+    MissingApiKey,
     Source,
-    is_local_endpoint,
-    key_variable_hint,
+    api_key_to_send,
     load_config,
     read_yaml_source,
-    resolve_api_key,
 )
 from orchestrator.context import review_diff_request, selection_request, split_lines
 from orchestrator.cost import cost_line
@@ -202,12 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cache = commands.add_parser("cache", help="manage the result cache")
     cache.add_argument("action", choices=["clear"], help="clear: forget every stored result")
+    # Imported here, not at the top: the eval command's module builds on this one.
+    from orchestrator.eval.cli import add_eval_parser
+
+    add_eval_parser(commands)
     return parser
 
 
 def run_command(args: argparse.Namespace) -> int:
     if args.command == "cache":
         return clear_cache()
+    if args.command == "eval":
+        from orchestrator.eval.cli import run_eval
+
+        return run_eval(args)
     mode = Mode(args.command)
     explicit_root = _explicit_workspace(args.workspace)
     if mode is Mode.REVIEW_DIFF:
@@ -413,20 +420,15 @@ def command_line_source(args: argparse.Namespace) -> Source:
     return Source("command line", values)
 
 
-def api_key(config: Config) -> str:
-    key = resolve_api_key(config)
-    if key is not None:
-        return key
-    if is_local_endpoint(config.provider.base_url):
-        return "not-needed"  # local servers ignore the key, but the client wants one
-    if config.provider.api_key_env:
-        hint = f"{config.provider.api_key_env} (named by provider.api_key_env)"
-    else:
-        hint = f"{key_variable_hint(config)} (or name another variable in provider.api_key_env)"
-    raise UsageError(f"no API key for {config.provider.base_url}: set {hint}")
-
-
 # --- running ---------------------------------------------------------------------------------
+
+
+def api_key(config: Config) -> str:
+    """The key to send, or a usage error naming the variable to set."""
+    try:
+        return api_key_to_send(config)
+    except MissingApiKey as error:
+        raise UsageError(str(error)) from None
 
 
 def execute(config: Config, root: Path, request: Request, args: argparse.Namespace) -> int:

@@ -370,11 +370,24 @@ def resolve_api_key(config: Config, env: Mapping[str, str] | None = None) -> str
     return None
 
 
-def key_variable_hint(config: Config) -> str:
-    """How to tell a user which variable to set, for error messages."""
+class MissingApiKey(ConfigError):
+    """No key for an endpoint that needs one; the message names the variable to set."""
+
+
+def api_key_to_send(config: Config, env: Mapping[str, str] | None = None) -> str:
+    """The key the client sends: the user's, or a stand-in for a loopback endpoint, which
+    ignores it (the openai client insists on one). Raises MissingApiKey otherwise."""
+    key = resolve_api_key(config, env)
+    if key is not None:
+        return key
+    if is_local_endpoint(config.provider.base_url):
+        return "not-needed"
     if config.provider.api_key_env:
-        return config.provider.api_key_env
-    return " or ".join(KEY_VARIABLES)
+        hint = f"{config.provider.api_key_env} (named by provider.api_key_env)"
+    else:
+        variables = " or ".join(KEY_VARIABLES)
+        hint = f"{variables} (or name another variable in provider.api_key_env)"
+    raise MissingApiKey(f"no API key for {config.provider.base_url}: set {hint}")
 
 
 def is_local_endpoint(base_url: str) -> bool:

@@ -88,9 +88,12 @@ class Orchestrator:
             return self._run(request, cancel, progress)
         key = cache_key(request, self.config, self.workspace.root)
         try:
-            if (cached := self.cache.get(key)) is not None and self._still_valid(cached):
-                progress.set_phase(Phase.DONE)
-                return cached
+            if (cached := self.cache.get(key)) is not None:
+                with cancel.activated():  # the replayed tools' child processes die on cancel
+                    valid = self._still_valid(cached)
+                if valid:
+                    progress.set_phase(Phase.DONE)
+                    return cached
         except CacheError as error:
             # The cache only saves time: a run without it is worth a warning, not a failure.
             result = self._run(request, cancel, progress)

@@ -11,8 +11,6 @@ from typing import BinaryIO
 
 import pathspec
 
-from orchestrator.tools.errors import ToolError
-
 BINARY_SNIFF_BYTES = 8192
 DEFAULT_MAX_FILES = 10_000
 # Lines are read in pieces of at most this size, so one enormous line (minified code)
@@ -56,6 +54,10 @@ SECRET_PATTERNS = (
     "secrets.yaml",
     "secrets.json",
 )
+
+
+class ToolError(Exception):
+    """A tool refused or failed; the message is shown to the model as the tool result."""
 
 
 class SandboxError(ToolError):

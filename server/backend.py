@@ -12,13 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from orchestrator.cache import ResultCache
-from orchestrator.config import (
-    Config,
-    ProviderConfig,
-    is_local_endpoint,
-    key_variable_hint,
-    resolve_api_key,
-)
+from orchestrator.config import Config, MissingApiKey, ProviderConfig, api_key_to_send
 from orchestrator.llm import LLMClient
 from server.settings import Settings
 
@@ -63,18 +57,17 @@ class Backend:
         if self._error or self.settings is None:
             raise CannotRun(f"deepthink settings: {self._error}")
         config = self.settings.config
-        key = resolve_api_key(config)
-        if key is None and not is_local_endpoint(config.provider.base_url):
+        try:
+            key = api_key_to_send(config)
+        except MissingApiKey as error:
             raise CannotRun(
-                f"No API key for {config.provider.base_url}: set {key_variable_hint(config)} "
-                "in the environment the editor starts deepthink-lsp in (the key is never read "
-                "from editor settings, which travel through the LSP trace)"
-            )
-        identity = (config.provider, key or "")
+                f"{error} in the environment the editor starts deepthink-lsp in (the key is "
+                "never read from editor settings, which travel through the LSP trace)"
+            ) from None
+        identity = (config.provider, key)
         if self._current is None or self._current[0] != identity:
             self._retire_current()
-            # Local servers accept any key, but the openai client insists on one.
-            self._current = (identity, LLMClient(config.provider, key or "not-needed"))
+            self._current = (identity, LLMClient(config.provider, key))
         llm = self._current[1]
         self._users[llm] += 1
         return Resources(config, llm, self._open_cache() if config.cache.enabled else None)

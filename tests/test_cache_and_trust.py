@@ -194,6 +194,23 @@ def test_a_cache_locked_by_another_process_costs_a_warning_not_the_result(
     assert ["database is locked" in failure for failure in result.failures] == [True]
 
 
+def test_a_full_disk_costs_a_warning_not_the_result(
+    llm_server: ScriptedLLMServer, make_orchestrator: Callable[..., Orchestrator], tmp_path: Path
+) -> None:
+    synthesis = "A long answer. " * 2000  # more than the pages the database has
+    scenarios.script_run(llm_server, 2, synthesis=synthesis)
+    orchestrator = make_orchestrator(orchestrator={"parallel_agents": 2})
+    orchestrator.cache = cache = ResultCache(tmp_path / "cache.sqlite3")
+    # SQLite's own page limit stands in for a full disk: the write fails the same way.
+    (pages,) = cache._db.execute("PRAGMA page_count").fetchone()
+    cache._db.execute(f"PRAGMA max_page_count = {pages}")
+
+    result = orchestrator.run(REQUEST)
+
+    assert (result.status, result.markdown) == (RunStatus.DONE, synthesis.strip())
+    assert ["database or disk is full" in failure for failure in result.failures] == [True]
+
+
 def test_clear_replaces_a_table_of_another_shape(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite3"
     foreign_table(path)

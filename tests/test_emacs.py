@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tests.editors import emacs_with_eglot, run_editor
+from tests.editors import Outcome, emacs_with_eglot, run_editor
 from tests.llm_server import Reply, ScriptedLLMServer
 from tests.lsp_harness import PROJECT_ROOT, SOURCE, server_env
 from tests.scenarios import DECOMPOSE, SYNTHESIS, agent_number, is_agent, plan
@@ -41,22 +41,23 @@ def readme_setup() -> str:
     return section[start : section.index("```", start)]
 
 
-def test_eglot_lists_the_actions_and_explain_answers_at_once_then_the_comment_lands(
-    tmp_path: Path, llm_server: ScriptedLLMServer
-) -> None:
+def run_action(tmp_path: Path, llm: ScriptedLLMServer, action: str) -> Outcome:
+    """Emacs picks `action` on lines 4-5 of a.py and waits for the comment.
+
+    The agents answer only once Emacs got the command's reply: a server that held the reply
+    until the job ended would never get there, and eglot would time out.
+    """
     emacs = emacs_with_eglot()
     assert SERVER.exists(), f"{SERVER} is missing: install the package (pip install -e .)"
     command_returned = threading.Event()
 
     def agent_answer(body: dict[str, Any]) -> Reply:
-        # The agents answer only once Emacs got the command's reply: a server that held the
-        # reply until the job ended would never get there.
         command_returned.wait(60)
         return Reply(content=f"It divides by zero. (agent {agent_number(body)})")
 
-    llm_server.add(DECOMPOSE, Reply(content=plan(AGENTS)))
-    llm_server.add(is_agent, agent_answer)
-    llm_server.add(SYNTHESIS, Reply(content=SYNTHESIS_TEXT))
+    llm.add(DECOMPOSE, Reply(content=plan(AGENTS)))
+    llm.add(is_agent, agent_answer)
+    llm.add(SYNTHESIS, Reply(content=SYNTHESIS_TEXT))
     project = tmp_path / "project"
     project.mkdir()
     source = project / "a.py"
@@ -65,25 +66,33 @@ def test_eglot_lists_the_actions_and_explain_answers_at_once_then_the_comment_la
     setup.write_text(readme_setup(), encoding="utf-8")
     home = tmp_path / "home"
     home.mkdir()
-    env = server_env(llm_server, home)  # Emacs passes its environment on to the server
+    env = server_env(llm, home)  # Emacs passes its environment on to the server
     env.update(
         PATH=f"{SERVER.parent}{os.pathsep}{env['PATH']}",
         DEEPTHINK_TEST_SETUP=str(setup),
         DEEPTHINK_TEST_FILE=str(source),
+        DEEPTHINK_TEST_ACTION=action,
         DEEPTHINK_TEST_SYNTHESIS=SYNTHESIS_TEXT,
     )
     work = tmp_path / "emacs"
     work.mkdir()
+    try:
+        return run_editor(
+            [str(emacs), "--batch", "-l", str(SCRIPT)],
+            env,
+            project,
+            work,
+            {"returned": command_returned.set},
+        )
+    finally:
+        command_returned.set()  # whatever happened, release the scripted agents
 
-    outcome = run_editor(
-        [str(emacs), "--batch", "-l", str(SCRIPT)],
-        env,
-        project,
-        work,
-        {"returned": command_returned.set},
-    )
 
-    command_returned.set()  # whatever happened, release the scripted agents
+def test_eglot_lists_the_actions_and_explain_answers_at_once_then_the_comment_lands(
+    tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    outcome = run_action(tmp_path, llm_server, "Deep think: explain")
+
     assert outcome.returncode == 0 and outcome.result.get("ok"), outcome.report
     assert outcome.result["titles"] == ACTIONS
     text: str = outcome.result["text"]
@@ -91,3 +100,17 @@ def test_eglot_lists_the_actions_and_explain_answers_at_once_then_the_comment_la
     assert SYNTHESIS_TEXT in above.split("\n\n\n")[-1]  # in the comment right above the code
     assert [line for line in text.splitlines() if not line.startswith("#")] == (SOURCE.splitlines())
     assert code.startswith("    return a / b\n")
+    assert outcome.result["binding"] == "eglot-code-actions"
+    assert outcome.result["cancel"] == "deepthink: cancelled 0 job(s)"
+    assert "offered" not in outcome.result
+
+
+def test_eglot_ask_offers_questions_and_the_one_picked_reaches_the_llm(
+    tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    outcome = run_action(tmp_path, llm_server, "Deep think: ask…")
+
+    assert outcome.returncode == 0 and outcome.result.get("ok"), outcome.report
+    offered: list[str] = outcome.result["offered"]
+    assert len(offered) > 1, offered
+    assert any(offered[-1] in request.messages_text for request in llm_server.requests)

@@ -11,7 +11,7 @@ import pytest
 from orchestrator.cli import read_diff
 from orchestrator.tools.git import GitDiff, GitLog
 from orchestrator.workspace import Workspace
-from server.gitdiff import uncommitted_diff
+from server.gitdiff import uncommitted_diff, workspace_diff
 from tests.gitrepo import git
 
 
@@ -76,6 +76,7 @@ def test_cli_review_diff_runs_nothing(hostile_repo: Path, markers: Path) -> None
 def test_server_review_diff_runs_nothing(hostile_repo: Path, markers: Path) -> None:
     diff = uncommitted_diff(hostile_repo / "code.py", "x = 3\n", "code.py")
     assert "-x = 1\n+x = 3" in diff
+    assert "-x = 1\n+x = 2" in workspace_diff(hostile_repo)
     assert os.listdir(markers) == []
 
 

@@ -66,3 +66,4 @@ def test_the_readme_setup_runs_the_code_action_and_gets_the_comment(
     kinds = [value["kind"] for value in outcome.result["progress"]]
     assert kinds[0] == "begin" and kinds[-1] == "end" and set(kinds[1:-1]) == {"report"}
     assert outcome.result["errmsg"] == ""
+    assert "deprecated" not in outcome.result["messages"], outcome.report

@@ -43,6 +43,13 @@ FINDING = {
 }
 
 
+def committed(project: Path) -> None:
+    """The project as a git repository with a.py committed."""
+    git(project, "init", "-q")
+    git(project, "add", "a.py")
+    git(project, "commit", "-q", "-m", "initial")
+
+
 def readme_spec() -> str:
     """The lazy.nvim spec: the first Lua block under the plugin's heading in the README."""
     text = README.read_text(encoding="utf-8")
@@ -129,7 +136,7 @@ def test_ask_prompts_for_the_question_from_the_command_and_the_code_action_menu(
     nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
 ) -> None:
     script_run(llm_server, AGENTS, synthesis=SYNTHESIS)
-    questions = ["Does divide handle b == 0?", "Is area right for a negative r?"]
+    questions = ["Does divide handle b == 0?", "Is area right for a negative r?"]  # then none
 
     def asked(question: str) -> None:
         prompts = [r.messages_text for r in llm_server.requests]
@@ -148,7 +155,13 @@ def test_ask_prompts_for_the_question_from_the_command_and_the_code_action_menu(
     )
 
     assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
-    assert outcome.result["prompts"] == ["Deep think: ask… ", "Deep think: ask… "]
+    assert outcome.result["prompts"] == ["Deep think: ask… "] * 3
+    assert any(
+        n["message"] == "deepthink: no question, nothing asked"
+        for n in outcome.result["notifications"]
+    ), outcome.report
+    assert outcome.result["begins"] == 3  # two asks and the explain, not the dismissed ask
+    assert len([r for r in llm_server.requests if DECOMPOSE in r.messages_text]) == 3
 
 
 def test_cancel_stops_the_job_and_its_llm_requests(
@@ -218,6 +231,34 @@ def test_the_quickfix_option_keeps_the_findings_in_the_quickfix_list(
     assert result["servers"] == 1  # setup() again started no second server
 
 
+def test_settings_reach_the_server_from_the_start_and_the_result_opens_in_a_split(
+    nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    script_run(llm_server, AGENTS, synthesis=SYNTHESIS)
+
+    options = '{"output": "hover", "result_window": "split"}'
+
+    outcome = run(
+        nvim, tmp_path, llm_server, "hover_output_in_split", DEEPTHINK_TEST_OPTIONS=options
+    )
+
+    assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
+    assert SYNTHESIS in outcome.result["result_window"]
+    assert outcome.result["result_filetype"] == "markdown"
+    assert not outcome.result["result_floating"]
+
+
+def test_setup_again_changes_the_settings_of_the_running_server(
+    nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    script_run(llm_server, AGENTS, synthesis=SYNTHESIS)
+
+    outcome = run(nvim, tmp_path, llm_server, "settings_change")
+
+    assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
+    assert outcome.result["servers"] == 1
+
+
 def test_diff_reviews_the_uncommitted_change_without_inserting_anything(
     nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
 ) -> None:
@@ -231,11 +272,6 @@ def test_diff_reviews_the_uncommitted_change_without_inserting_anything(
     summary = "The new guard returns 0.0 instead of failing."
     script_run(llm_server, AGENTS, synthesis=summary + findings_block([finding]))
 
-    def committed(project: Path) -> None:
-        git(project, "init", "-q")
-        git(project, "add", "a.py")
-        git(project, "commit", "-q", "-m", "initial")
-
     outcome = run(nvim, tmp_path, llm_server, "diff", prepare=committed)
 
     assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
@@ -244,6 +280,21 @@ def test_diff_reviews_the_uncommitted_change_without_inserting_anything(
         {"lnum": 4, "message": finding["message"], "source": "deepthink"}
     ]
     assert summary in result["result_window"]
+    decomposition = llm_server.requests[0].messages_text
+    assert "-    return a / b\\n+    return a / b if b else 0.0" in decomposition
+
+
+def test_the_mapping_reviews_the_workspace_diff(
+    nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    script_run(llm_server, AGENTS, synthesis="The guard hides it." + findings_block([FINDING]))
+
+    outcome = run(nvim, tmp_path, llm_server, "diff_workspace", prepare=committed)
+
+    assert outcome.returncode == 0 and outcome.result["ok"], outcome.report
+    assert outcome.result["diagnostics"] == [
+        {"lnum": 4, "message": FINDING["message"], "source": "deepthink"}
+    ]
     decomposition = llm_server.requests[0].messages_text
     assert "-    return a / b\\n+    return a / b if b else 0.0" in decomposition
 
@@ -266,6 +317,8 @@ def test_a_missing_server_gives_a_notification_not_a_traceback(
     assert outcome.result["errmsg"] == ""
     assert "Error" not in outcome.stderr and "traceback" not in outcome.stderr.lower()
     assert llm_server.requests == []
+    health = "\n".join(outcome.result["lines"])
+    assert "ERROR" in health and "'deepthink-lsp' is not an executable on PATH" in health, health
 
 
 def test_checkhealth_passes(nvim: Path, tmp_path: Path, llm_server: ScriptedLLMServer) -> None:

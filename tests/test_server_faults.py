@@ -224,6 +224,7 @@ async def test_workspace_settings_may_not_choose_the_endpoint(session: Session) 
 
     assert reply["status"] == "running"  # answered at once; the refusal follows as a message
     assert {m.type for m in errors} == {types.MessageType.Error}
+    assert errors[-1].message == errors[0].message  # each refused run says it again
     assert "provider.base_url: workspace settings may not choose where your API key is sent" in (
         errors[0].message
     )

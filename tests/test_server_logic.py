@@ -427,6 +427,11 @@ def test_only_initialization_options_may_choose_where_the_key_goes(
     assert "initializationOptions" in str(raised.value)
     settings = load_settings(None, {"provider": provider}, {"provider": {"model": "m"}}, env={})
     assert getattr(settings.config.provider, key) == provider[key]
+    # Clients that send the same settings both ways only repeat the choice.
+    settings = load_settings(None, {"provider": provider}, {"provider": provider}, env={})
+    assert getattr(settings.config.provider, key) == provider[key]
+    with pytest.raises(ConfigError, match="workspace settings may not choose"):
+        load_settings(None, {"provider": provider}, {"provider": {key: "OTHER"}}, env={})
 
 
 @pytest.mark.parametrize(
@@ -457,7 +462,10 @@ def test_a_run_without_a_key_for_a_remote_endpoint_says_which_variable_to_set() 
         "api_key_env": "DEEPTHINK_TEST_NO_SUCH_KEY",
     }
     backend.configure(load_settings(None, {"provider": provider}, None, env={}))
-    with pytest.raises(CannotRun, match="set DEEPTHINK_TEST_NO_SUCH_KEY in the environment"):
+    with pytest.raises(
+        CannotRun,
+        match=r"set DEEPTHINK_TEST_NO_SUCH_KEY \(named by provider.api_key_env\) in the env",
+    ):
         backend.acquire()
 
 

@@ -260,7 +260,7 @@ def test_resolve_never_escapes(property_workspace: Workspace, path: str) -> None
 
 
 def test_modules_import_in_any_order() -> None:
-    # workspace -> tools.errors -> tools -> base must not loop back to workspace.
+    # tools.base imports workspace, which must never import the tools back.
     for module in ("orchestrator.workspace", "orchestrator.tools.base", "orchestrator.tools"):
         subprocess.run([sys.executable, "-c", f"import {module}"], check=True)
 
@@ -375,6 +375,12 @@ def test_search_skips_binary_files_and_reads_large_ones(root: Path) -> None:
     write(root / "small.txt", "needle\n")
     output = call(Search, workspace, pattern="needle").splitlines()
     assert output == ["huge.txt:1001: needle", "small.txt:1: needle"]
+
+
+def test_search_in_one_binary_file_says_so(root: Path) -> None:
+    (root / "blob.bin").write_bytes(b"needle\0\0")
+    with pytest.raises(ToolError, match=r"blob\.bin is a binary file"):
+        call(Search, Workspace(root), pattern="needle", path="blob.bin")
 
 
 def test_search_in_a_subdirectory_applies_the_root_gitignore(ignoring_root: Path) -> None:
@@ -634,6 +640,22 @@ def test_search_shows_no_line_of_a_secret(secrets_root: Path) -> None:
         "src/settings.py:1: TOKEN = load('hunter2')",
         "[5 match(es) in files agents may not read are not shown]",
     ]
+
+
+def test_git_diff_leaves_out_the_changes_of_a_tracked_secret(repo: Path) -> None:
+    write(repo / ".env", "TOKEN=old\n")
+    write(repo / "keys" / "deploy key.pem", "old\n")
+    git(repo, "add", ".env", "keys")
+    git(repo, "commit", "-q", "-m", "Add secrets")
+    write(repo / ".env", "TOKEN=hunter2\n")
+    write(repo / "keys" / "deploy key.pem", "hunter2\n")
+    git(repo, "mv", "keys/deploy key.pem", "keys/moved.pem")
+
+    output = call(GitDiff, Workspace(repo))
+
+    assert "hunter2" not in output and "TOKEN" not in output
+    assert "+second" in output  # notes.txt, which anyone may read
+    assert output.endswith("[changes to 3 file(s) agents may not read are not shown]\n")
 
 
 def test_allow_and_deny_paths_adjust_what_agents_may_read(secrets_root: Path) -> None:

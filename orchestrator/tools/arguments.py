@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.tools.errors import ToolError
+from orchestrator.workspace import ToolError
 
 
 def required_string(arguments: dict[str, Any], key: str) -> str:

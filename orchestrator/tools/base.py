@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from orchestrator.tools.errors import ToolError
-
-# Workspace is only an annotation here; importing it at runtime would close the cycle
-# workspace -> tools.errors -> tools package -> base -> workspace.
-if TYPE_CHECKING:
-    from orchestrator.workspace import Workspace
+from orchestrator.workspace import ToolError, Workspace
 
 __all__ = ["Tool", "ToolError"]
 

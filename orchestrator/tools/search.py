@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import sysconfig
+from pathlib import Path
 from typing import Any, ClassVar
 
 from orchestrator.process import bounded
 from orchestrator.tools.arguments import capped_positive_int, optional_string, required_string
 from orchestrator.tools.base import Tool
-from orchestrator.tools.errors import ToolError
-from orchestrator.workspace import Workspace
+from orchestrator.workspace import BINARY_SNIFF_BYTES, ToolError, Workspace
 
 _DEFAULT_RESULTS = 50
 _MAX_RESULTS = 200
@@ -83,6 +83,9 @@ class Search(Tool):
             raise ToolError(f"no such file or directory: {where}")
         if not (start.is_dir() or start.is_file()):
             raise ToolError(f"{where} is not a regular file")  # a FIFO would block rg
+        if start.is_file() and _is_binary(start):
+            # rg skips binary files it finds, but one it is given answers with a notice.
+            raise ToolError(f"{where} is a binary file (it contains NUL bytes); search reads text")
         # rg's paths are relative to its working directory: the root, as the other tools show.
         target = [] if start == workspace.root else ["--", workspace.relative(start)]
         command = [_ripgrep(), *_RG_OPTIONS, f"--regexp={pattern}", *target]
@@ -134,6 +137,14 @@ def _match_line(line: bytes) -> tuple[str, str]:
         shown = shown.removesuffix(_RG_CUT) + "…"
     path = os.fsdecode(raw_path)
     return path, f"{path}:{number.decode()}: {shown}"
+
+
+def _is_binary(file: Path) -> bool:
+    try:
+        with file.open("rb") as stream:
+            return b"\0" in stream.read(BINARY_SNIFF_BYTES)
+    except OSError as error:
+        raise ToolError(f"cannot read {file.name}: {error.strerror}") from error
 
 
 def _ripgrep() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -204,15 +205,16 @@ class CancelFigures:
     requests_after: int
 
 
+_AGENTS = re.compile(r"(?P<finished>\d+)/(?P<all>\d+) agents")
+
+
 def _agents_stopped(notification: Notification) -> bool:
     """A progress report saying no agent is queued or running any more."""
     value = notification.params["value"]
     if value["kind"] != "report":
         return False
-    summary = value.get("message", "").split(" — ")[0]  # e.g. 'running: 2 running, 2 cancelled'
-    _, _, counts = summary.partition(": ")
-    states = [count.split(" ", 1)[1] for count in counts.split(", ") if " " in count]
-    return bool(states) and not {"queued", "running"} & set(states)
+    agents = _AGENTS.match(value.get("message", ""))  # e.g. '4/4 agents · 1.2k tok · 3 s'
+    return agents is not None and agents["finished"] == agents["all"]
 
 
 async def cancel_jobs(session: Session, tokens: list[str]) -> CancelFigures:
@@ -228,7 +230,7 @@ async def cancel_jobs(session: Session, tokens: list[str]) -> CancelFigures:
     stopped: list[float] = []
     for token in tokens:
         progress = session.server.progress(token)
-        had_agents = any(" — " in n.params["value"].get("message", "") for n in progress)
+        had_agents = any(_AGENTS.match(n.params["value"].get("message", "")) for n in progress)
         stop = next(
             (n.received for n in progress if n.received >= cancelled and _agents_stopped(n)), None
         )

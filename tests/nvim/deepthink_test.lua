@@ -21,6 +21,7 @@ local function finish(ok, problem)
   results.ok = ok
   results.error = problem and tostring(problem) or nil
   results.errmsg = vim.v.errmsg
+  results.messages = vim.fn.execute('messages')
   vim.fn.writefile({ vim.fn.json_encode(results) }, env('DEEPTHINK_TEST_RESULT'))
   vim.cmd(ok and 'qall!' or 'cquit 1')
 end
@@ -29,7 +30,10 @@ local ok, problem = pcall(function()
   local show_progress = vim.lsp.handlers['$/progress']
   vim.lsp.handlers['$/progress'] = function(err, result, ctx, config)
     local value = result.value or {}
-    table.insert(results.progress, { kind = value.kind, title = value.title, message = value.message })
+    table.insert(
+      results.progress,
+      { kind = value.kind, title = value.title, message = value.message }
+    )
     return show_progress(err, result, ctx, config)
   end
   -- The code-action menu is vim.ui.select; a user would pick this entry.

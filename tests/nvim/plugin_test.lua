@@ -70,18 +70,10 @@ local function wait_for_end(count)
   end)
 end
 
--- The user's view of things, recorded: notifications, and $/progress as fidget.nvim would
--- see it (a global handler replaced after the plugin was set up still gets every message).
+-- The user's view of things, recorded: notifications and prompts from the start.
 local function record()
   vim.notify = function(message, level)
     table.insert(results.notifications, { message = message, level = level })
-  end
-  local show_progress = vim.lsp.handlers['$/progress']
-  vim.lsp.handlers['$/progress'] = function(err, result, ctx, config)
-    local value = result.value or {}
-    table.insert(results.progress, { kind = value.kind, title = value.title, message = value.message })
-    table.insert(results.statuses, require('deepthink').status())
-    return show_progress(err, result, ctx, config)
   end
   -- The user answers each prompt with the next of $DEEPTHINK_TEST_ANSWERS (one a line).
   local answers = vim.split(os.getenv('DEEPTHINK_TEST_ANSWERS') or '', '\n', { plain = true })
@@ -91,12 +83,32 @@ local function record()
   end
 end
 
+-- $/progress as fidget.nvim sees it: a global handler installed after the plugin's setup
+-- still gets every message.
+local function record_progress()
+  local show_progress = vim.lsp.handlers['$/progress']
+  vim.lsp.handlers['$/progress'] = function(err, result, ctx, config)
+    local value = result.value or {}
+    table.insert(
+      results.progress,
+      { kind = value.kind, title = value.title, message = value.message }
+    )
+    table.insert(results.statuses, require('deepthink').status())
+    return show_progress(err, result, ctx, config)
+  end
+end
+
 -- What lazy.nvim does with the spec: the plugin folder on the runtimepath, its help tags
 -- made, its plugin/ files sourced, then require(main).setup(opts).
 local spec = nil
 
 local function load_readme_spec()
   spec = dofile(env('DEEPTHINK_TEST_SPEC'))
+  -- A scenario may start from other options, as a user editing the spec would.
+  local changed = os.getenv('DEEPTHINK_TEST_OPTIONS')
+  if changed ~= nil and changed ~= '' then
+    spec.opts = vim.tbl_deep_extend('force', spec.opts, vim.fn.json_decode(changed))
+  end
   local dir = vim.fn.expand(spec.dir)
   vim.opt.runtimepath:prepend(dir)
   vim.cmd('helptags ' .. vim.fn.fnameescape(dir .. '/doc'))
@@ -107,7 +119,8 @@ local function load_readme_spec()
 end
 
 local function deepthink_clients()
-  local clients = vim.fn.has('nvim-0.10') == 1 and vim.lsp.get_clients() or vim.lsp.get_active_clients()
+  local clients = vim.fn.has('nvim-0.10') == 1 and vim.lsp.get_clients()
+    or vim.lsp.get_active_clients()
   return vim.tbl_filter(function(client)
     return client.name == 'deepthink'
   end, clients)
@@ -166,7 +179,10 @@ local function hover_text(buffer, line)
   local answers = vim.lsp.buf_request_sync(buffer, 'textDocument/hover', params, WAIT_MS) or {}
   for _, answer in pairs(answers) do
     if answer.result and answer.result.contents then
-      return table.concat(vim.lsp.util.convert_input_to_markdown_lines(answer.result.contents), '\n')
+      return table.concat(
+        vim.lsp.util.convert_input_to_markdown_lines(answer.result.contents),
+        '\n'
+      )
     end
   end
   return ''
@@ -220,12 +236,18 @@ function scenarios.explain()
   wait_for_end(1)
   local synthesis = env('DEEPTHINK_TEST_SYNTHESIS')
   wait_for_comment(buffer, DIVIDE, synthesis)
-  assert(vim.api.nvim_buf_get_lines(buffer, line_of(buffer, DIVIDE), line_of(buffer, DIVIDE) + 1, false)[1]
-    == '    return a / b', 'the code below the comment changed')
+  assert(
+    vim.api.nvim_buf_get_lines(buffer, line_of(buffer, DIVIDE), line_of(buffer, DIVIDE) + 1, false)[1]
+      == '    return a / b',
+    'the code below the comment changed'
+  )
 
   local hover = hover_text(buffer, line_of(buffer, DIVIDE))
   results.hover = hover
-  assert(hover:find(synthesis, 1, true), 'the hover over the code lost the result: ' .. vim.inspect(hover))
+  assert(
+    hover:find(synthesis, 1, true),
+    'the hover over the code lost the result: ' .. vim.inspect(hover)
+  )
 
   vim.api.nvim_win_set_cursor(0, { line_of(buffer, DIVIDE), 0 })
   vim.cmd('DeepThinkResult')
@@ -233,7 +255,10 @@ function scenarios.explain()
     return floating_text() ~= nil
   end)
   results.result_window = floating_text()
-  assert(results.result_window:find(synthesis, 1, true), 'the result window: ' .. results.result_window)
+  assert(
+    results.result_window:find(synthesis, 1, true),
+    'the result window: ' .. results.result_window
+  )
 
   local area = line_of(buffer, AREA)
   vim.cmd(('%d,%dDeepThink explain'):format(area, area + 1))
@@ -254,6 +279,13 @@ function scenarios.ask()
   code_action_menu(area, area + 1)
   wait_for_end(2)
   checkpoint('asked-by-code-action')
+  -- Dismissed (no more answers): nothing runs. The explain after it is the only job left.
+  vim.cmd(('%d,%dDeepThink ask'):format(first, first + 1))
+  vim.cmd(('%d,%dDeepThink explain'):format(first, first + 1))
+  wait_for_end(3)
+  results.begins = #vim.tbl_filter(function(value)
+    return value.kind == 'begin'
+  end, results.progress)
 end
 
 -- :DeepThinkCancel while the agents wait for the LLM.
@@ -318,6 +350,45 @@ function scenarios.review_to_quickfix()
   results.servers = #deepthink_clients()
 end
 
+-- The settings reach the server from the start (0.7 takes them from init_options only).
+function scenarios.hover_output()
+  local buffer = open_file()
+  local before = vim.api.nvim_buf_get_lines(buffer, 0, -1, false)
+  local first = line_of(buffer, DIVIDE)
+  vim.cmd(('%d,%dDeepThink explain'):format(first, first + 1))
+  wait_for_end(1)
+  local synthesis = env('DEEPTHINK_TEST_SYNTHESIS')
+  local hover = hover_text(buffer, first)
+  assert(hover:find(synthesis, 1, true), 'no result on hover: ' .. vim.inspect(hover))
+  assert(
+    vim.deep_equal(vim.api.nvim_buf_get_lines(buffer, 0, -1, false), before),
+    'a comment was inserted'
+  )
+end
+
+-- Started with output = 'hover' and result_window = 'split': the result in a split.
+function scenarios.hover_output_in_split()
+  scenarios.hover_output()
+  vim.api.nvim_win_set_cursor(0, { line_of(0, DIVIDE), 0 })
+  vim.cmd('DeepThinkResult')
+  wait_for('the result split', function()
+    return vim.fn.bufwinid('deepthink://result') ~= -1
+  end)
+  local window = vim.fn.bufwinid('deepthink://result')
+  local buffer = vim.api.nvim_win_get_buf(window)
+  results.result_window = table.concat(vim.api.nvim_buf_get_lines(buffer, 0, -1, false), '\n')
+  results.result_filetype = vim.bo[buffer].filetype
+  results.result_floating = vim.api.nvim_win_get_config(window).relative ~= ''
+end
+
+-- setup() again with other settings: the running server takes them.
+function scenarios.settings_change()
+  local buffer = open_file()
+  require('deepthink').setup(vim.tbl_extend('force', spec.opts, { output = 'hover' }))
+  scenarios.hover_output()
+  results.servers = #deepthink_clients()
+end
+
 -- :DeepThink diff with no range: the buffer's uncommitted change reviewed, findings as
 -- diagnostics, the summary in :DeepThinkResult, nothing inserted.
 function scenarios.diff()
@@ -342,11 +413,34 @@ function scenarios.diff()
   results.result_window = floating_text()
 end
 
+-- The mapping's "review diff (workspace)" after the change is saved.
+function scenarios.diff_workspace()
+  local buffer = open_file()
+  local line = line_of(buffer, '    return a / b')
+  vim.api.nvim_buf_set_lines(buffer, line - 1, line, false, { '    return a / b if b else 0.0' })
+  vim.cmd('write')
+  local before = vim.api.nvim_buf_get_lines(buffer, 0, -1, false)
+  pick('Deep think: review diff (workspace)')
+  local keys = ('%dGV%dG%sd'):format(line, line, vim.g.mapleader or '\\')
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), 'x', false)
+  wait_for_end(1)
+  wait_for('the findings as diagnostics', function()
+    return #vim.diagnostic.get(buffer) > 0
+  end)
+  results.diagnostics = vim.tbl_map(function(d)
+    return { lnum = d.lnum, message = d.message, source = d.source }
+  end, vim.diagnostic.get(buffer))
+  results.lines = vim.api.nvim_buf_get_lines(buffer, 0, -1, false)
+  assert(vim.deep_equal(results.lines, before), 'review diff changed the buffer')
+end
+
 -- No deepthink-lsp on PATH: notifications, no error, commands that explain themselves.
 function scenarios.missing_server()
   vim.cmd('edit ' .. vim.fn.fnameescape(env('DEEPTHINK_TEST_FILE')))
   vim.cmd('4,5DeepThink explain')
   vim.cmd('DeepThinkResult')
+  vim.cmd('checkhealth deepthink')
+  results.lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
 end
 
 -- :checkhealth deepthink, then :help finds the plugin's help.
@@ -365,6 +459,7 @@ end
 local ok, problem = pcall(function()
   record()
   load_readme_spec()
+  record_progress()
   local scenario = scenarios[env('DEEPTHINK_TEST_SCENARIO')]
   assert(scenario, 'no scenario ' .. env('DEEPTHINK_TEST_SCENARIO'))
   scenario()

@@ -82,6 +82,12 @@ local function client_config(options)
     init_options = settings,
     settings = { deepthink = settings },
     handlers = handlers(),
+    on_exit = function(_, _, client_id)
+      -- Called from the event loop: redrawing must wait for the main loop.
+      vim.schedule(function()
+        progress.forget(client_id)
+      end)
+    end,
   }
 end
 
@@ -124,17 +130,31 @@ local function executable(options)
     return true
   end
   vim.notify(
-    ("deepthink: cannot start the server: '%s' is not an executable on PATH. Install it "
+    (
+      "deepthink: cannot start the server: '%s' is not an executable on PATH. Install it "
       .. "(pip install deepthink-lsp) or set `cmd` in require('deepthink').setup(); "
-      .. 'see :checkhealth deepthink'):format(options.cmd[1]),
+      .. 'see :checkhealth deepthink'
+    ):format(options.cmd[1]),
     vim.log.levels.ERROR
   )
   return false
 end
 
+--- Servers already running take the new settings: pushed with didChangeConfiguration
+--- (0.7 answers no workspace/configuration), and answered from there when the server asks.
+local function update_running(options)
+  local settings = { deepthink = require('deepthink.config').server_settings(options) }
+  for _, client in ipairs(compat.clients()) do
+    client.config.settings = settings
+    client.settings = settings -- what 0.11 answers workspace/configuration from
+    compat.notify(client, 'workspace/didChangeConfiguration', { settings = settings })
+  end
+end
+
 --- Arrange for the server to start with every buffer it applies to, open ones included.
 function M.enable(options)
   vim.api.nvim_clear_autocmds({ group = group })
+  update_running(options)
   if not executable(options) then
     return false
   end

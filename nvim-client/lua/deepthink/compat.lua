@@ -28,6 +28,13 @@ function M.request(client, method, params, handler, bufnr)
   return client.request(method, params, handler, bufnr)
 end
 
+function M.notify(client, method, params)
+  if M.has('0.11') then
+    return client:notify(method, params)
+  end
+  return client.notify(method, params)
+end
+
 --- workspace/executeCommand; `on_reply(err, result)`.
 function M.execute(client, bufnr, command, arguments, on_reply)
   local params = { command = command, arguments = arguments }

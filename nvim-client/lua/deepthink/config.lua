@@ -54,14 +54,28 @@ end
 
 local valid = {
   cmd = is_string_list,
-  filetypes = function(v) return v == nil or is_string_list(v) end,
+  filetypes = function(v)
+    return v == nil or is_string_list(v)
+  end,
   root_markers = is_string_list,
-  settings = function(v) return type(v) == 'table' end,
-  output = function(v) return v == 'comment' or v == 'hover' end,
-  mapping = function(v) return v == false or (type(v) == 'string' and v ~= '') end,
-  progress = function(v) return type(v) == 'boolean' end,
-  result_window = function(v) return v == 'float' or v == 'split' or v == 'vsplit' end,
-  quickfix = function(v) return type(v) == 'boolean' end,
+  settings = function(v)
+    return type(v) == 'table'
+  end,
+  output = function(v)
+    return v == 'comment' or v == 'hover'
+  end,
+  mapping = function(v)
+    return v == false or (type(v) == 'string' and v ~= '')
+  end,
+  progress = function(v)
+    return type(v) == 'boolean'
+  end,
+  result_window = function(v)
+    return v == 'float' or v == 'split' or v == 'vsplit'
+  end,
+  quickfix = function(v)
+    return type(v) == 'boolean'
+  end,
 }
 
 --- The defaults with `user` over them; an error names the option and what it takes.
@@ -74,10 +88,16 @@ function M.merge(user)
     if valid[key] == nil then
       local known = vim.tbl_keys(valid)
       table.sort(known)
-      error(('deepthink.setup: unknown option %q (known: %s)'):format(key, table.concat(known, ', ')), 0)
+      error(
+        ('deepthink.setup: unknown option %q (known: %s)'):format(key, table.concat(known, ', ')),
+        0
+      )
     end
     if not valid[key](value) then
-      error(('deepthink.setup: %s: expected %s, got %s'):format(key, expected[key], vim.inspect(value)), 0)
+      error(
+        ('deepthink.setup: %s: expected %s, got %s'):format(key, expected[key], vim.inspect(value)),
+        0
+      )
     end
   end
   local options = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), user)

@@ -3,13 +3,12 @@ local config = require('deepthink.config')
 
 local M = {}
 
--- vim.health on 0.8+ (start/ok/... from 0.10), the `health` module on 0.7.
+-- vim.health on 0.8+ (start/ok/... from 0.10, report_start/... before), `health` on 0.7.
 local health = vim.health or require('health')
-local start = health.start or health.report_start
-local ok = health.ok or health.report_ok
-local warn = health.warn or health.report_warn
-local error = health.error or health.report_error
-local info = health.info or health.report_info
+local report = {}
+for _, kind in ipairs({ 'start', 'ok', 'warn', 'error', 'info' }) do
+  report[kind] = health[kind] or health['report_' .. kind]
+end
 
 local DEFAULT_BASE_URL = 'https://api.openai.com/v1'
 local CONNECT_TIMEOUT_MS = 5000
@@ -47,7 +46,7 @@ end
 local function provider_value(key, env_names, default)
   local provider = config.options.settings.provider or {}
   if nonempty(provider[key]) then
-    return provider[key], "setup({ settings = { provider = { " .. key .. " = … } } })"
+    return provider[key], 'setup({ settings = { provider = { ' .. key .. ' = … } } })'
   end
   for _, name in ipairs(env_names) do
     if nonempty(vim.env[name]) then
@@ -71,20 +70,21 @@ local function check_server()
   local cmd = config.options.cmd
   local path = vim.fn.exepath(cmd[1])
   if path == '' then
-    error(("'%s' is not an executable on PATH"):format(cmd[1]), {
+    report.error(("'%s' is not an executable on PATH"):format(cmd[1]), {
       'Install the server: pip install deepthink-lsp (into a Python on your PATH)',
       "Or set `cmd` in require('deepthink').setup({ cmd = { '/path/to/deepthink-lsp' } })",
     })
-    return
+    return false
   end
-  ok(('server: %s'):format(path))
+  report.ok(('server: %s'):format(path))
   local command = vim.list_extend(vim.deepcopy(cmd), { '--version' })
   local output = vim.fn.system(command)
   if vim.v.shell_error == 0 then
-    ok('version: ' .. vim.trim(output))
+    report.ok('version: ' .. vim.trim(output))
   else
-    warn(('`%s --version` failed: %s'):format(table.concat(cmd, ' '), vim.trim(output)))
+    report.warn(('`%s --version` failed: %s'):format(table.concat(cmd, ' '), vim.trim(output)))
   end
+  return true
 end
 
 local function is_loopback(host)
@@ -110,17 +110,17 @@ local function check_key(base_url)
   local names = named and { named } or { 'DEEPTHINK_API_KEY', 'OPENAI_API_KEY' }
   for _, name in ipairs(names) do
     if nonempty(vim.env[name]) then
-      ok(('API key: $%s is set'):format(name))
+      report.ok(('API key: $%s is set'):format(name))
       return
     end
   end
   local host = parse_url(base_url)
   if host ~= nil and is_loopback(host) then
-    ok('API key: none set, and none needed for a loopback endpoint')
+    report.ok('API key: none set, and none needed for a loopback endpoint')
     return
   end
   local where = named and (' (named by provider.api_key_env in ' .. source .. ')') or ''
-  error(('API key: $%s is not set%s'):format(table.concat(names, ' / $'), where), {
+  report.error(('API key: $%s is not set%s'):format(table.concat(names, ' / $'), where), {
     'Export it in the shell Neovim starts from; the server reads it from its environment only',
   })
 end
@@ -149,18 +149,19 @@ local function connect(host, port)
 end
 
 local function check_endpoint()
-  local base_url, source = provider_value('base_url', { 'DEEPTHINK_BASE_URL', 'OPENAI_BASE_URL' }, DEFAULT_BASE_URL)
-  info(('endpoint: %s (from %s)'):format(base_url, source))
+  local base_url, source =
+    provider_value('base_url', { 'DEEPTHINK_BASE_URL', 'OPENAI_BASE_URL' }, DEFAULT_BASE_URL)
+  report.info(('endpoint: %s (from %s)'):format(base_url, source))
   local host, port = parse_url(base_url)
   if host == nil then
-    error(('endpoint: %q is not a URL such as http://localhost:11434/v1'):format(base_url))
+    report.error(('endpoint: %q is not a URL such as http://localhost:11434/v1'):format(base_url))
     return base_url
   end
   local reached, problem = connect(host, port)
   if reached then
-    ok(('endpoint reachable: %s:%d accepts connections'):format(host, port))
+    report.ok(('endpoint reachable: %s:%d accepts connections'):format(host, port))
   else
-    error(('endpoint unreachable: %s:%d: %s'):format(host, port, problem), {
+    report.error(('endpoint unreachable: %s:%d: %s'):format(host, port, problem), {
       'Check that the server is running, or set provider.base_url (or $DEEPTHINK_BASE_URL)',
     })
   end
@@ -169,22 +170,23 @@ end
 
 local function check_clients()
   if not config.configured then
-    warn("require('deepthink').setup() has not been called: the server is not started")
+    report.warn("require('deepthink').setup() has not been called: the server is not started")
     return
   end
   local clients = require('deepthink.compat').clients()
   if #clients == 0 then
-    info('no server running yet: one starts with the first file buffer')
+    report.info('no server running yet: one starts with the first file buffer')
   end
   for _, client in ipairs(clients) do
-    ok(('running: client %d, workspace %s'):format(client.id, client.config.root_dir or '?'))
+    report.ok(('running: client %d, workspace %s'):format(client.id, client.config.root_dir or '?'))
   end
 end
 
 function M.check()
-  start('deepthink')
-  check_server()
-  check_clients()
+  report.start('deepthink')
+  if check_server() then
+    check_clients()
+  end
   local base_url = check_endpoint()
   check_key(base_url)
 end

@@ -14,10 +14,9 @@ local mapped = nil -- the visual-mode key set by the last setup()
 local function client_for(bufnr)
   local client = compat.clients(bufnr)[1]
   if client == nil then
-    vim.notify(
-      'deepthink: the server is not attached to this buffer (see :checkhealth deepthink)',
-      vim.log.levels.WARN
-    )
+    local why = config.configured and 'the server is not attached to this buffer'
+      or "require('deepthink').setup() has not been called"
+    vim.notify(('deepthink: %s (see :checkhealth deepthink)'):format(why), vim.log.levels.WARN)
   end
   return client
 end
@@ -27,7 +26,22 @@ end
 function M.run(mode, opts)
   opts = opts or {}
   if not vim.tbl_contains(run.MODES, mode) then
-    vim.notify(('deepthink: unknown mode %q (expected %s)'):format(mode, table.concat(run.MODES, ', ')), vim.log.levels.ERROR)
+    vim.notify(
+      ('deepthink: unknown mode %q (expected %s)'):format(mode, table.concat(run.MODES, ', ')),
+      vim.log.levels.ERROR
+    )
+    return
+  end
+  if
+    mode == 'diff'
+    and opts.scope ~= nil
+    and opts.scope ~= 'file'
+    and opts.scope ~= 'workspace'
+  then
+    vim.notify(
+      ('deepthink: diff takes file or workspace, not %q'):format(opts.scope),
+      vim.log.levels.ERROR
+    )
     return
   end
   local bufnr = vim.api.nvim_get_current_buf()
@@ -46,14 +60,14 @@ end
 
 --- Offer the modes for lines `first`..`last` with vim.ui.select (telescope & co. show theirs).
 function M.menu(first, last)
-  vim.ui.select(run.MODES, {
+  vim.ui.select(run.CHOICES, {
     prompt = 'Deep think',
-    format_item = function(mode)
-      return run.TITLES[mode]
+    format_item = function(choice)
+      return choice.title
     end,
-  }, function(mode)
-    if mode ~= nil then
-      M.run(mode, { first = first, last = last })
+  }, function(choice)
+    if choice ~= nil then
+      M.run(choice.mode, { first = first, last = last, scope = choice.scope })
     end
   end)
 end
@@ -73,11 +87,17 @@ function M.cancel()
   for _, client in ipairs(clients) do
     compat.execute(client, bufnr, 'deepthink.cancel', nil, function(err, count)
       if err ~= nil then
-        vim.notify('deepthink: cancel failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+        vim.notify(
+          'deepthink: cancel failed: ' .. (err.message or vim.inspect(err)),
+          vim.log.levels.ERROR
+        )
       elseif count == 0 then
         vim.notify('deepthink: no job was running', vim.log.levels.INFO)
       elseif type(count) == 'number' then
-        vim.notify(('deepthink: cancelled %d job%s'):format(count, count == 1 and '' or 's'), vim.log.levels.INFO)
+        vim.notify(
+          ('deepthink: cancelled %d job%s'):format(count, count == 1 and '' or 's'),
+          vim.log.levels.INFO
+        )
       end
     end)
   end
@@ -111,9 +131,14 @@ local function set_mapping(key)
     return
   end
   -- Leaving visual mode first sets the '< and '> marks to the selection.
-  vim.keymap.set('x', key, [[<Esc><Cmd>lua require('deepthink').menu(vim.fn.line("'<"), vim.fn.line("'>"))<CR>]], {
-    desc = 'Deep think: explain, review, ask or review diff',
-  })
+  vim.keymap.set(
+    'x',
+    key,
+    [[<Esc><Cmd>lua require('deepthink').menu(vim.fn.line("'<"), vim.fn.line("'>"))<CR>]],
+    {
+      desc = 'Deep think: explain, review, ask or review diff',
+    }
+  )
   mapped = key
 end
 

@@ -4,7 +4,7 @@ local config = require('deepthink.config')
 
 local M = {}
 
-local running = {} -- "client:token" -> { title, message, percentage, seq }
+local running = {} -- "client:token" -> { title, message, seq }
 local seq = 0
 
 local function latest()
@@ -55,11 +55,9 @@ function M.update(client_id, params)
   local key = client_id .. ':' .. tostring(params.token)
   if value.kind == 'begin' then
     seq = seq + 1
-    running[key] = { title = value.title, message = value.message, percentage = value.percentage, seq = seq }
+    running[key] = { title = value.title, message = value.message, seq = seq }
   elseif value.kind == 'report' and running[key] ~= nil then
-    local job = running[key]
-    job.message = value.message or job.message
-    job.percentage = value.percentage or job.percentage
+    running[key].message = value.message or running[key].message
   elseif value.kind == 'end' then
     local job = running[key]
     running[key] = nil
@@ -72,6 +70,17 @@ function M.update(client_id, params)
   end
   if config.options.progress and value.kind ~= 'end' then
     echo()
+  end
+  vim.cmd('redrawstatus')
+end
+
+--- A server that exits ends its jobs' progress without a word: forget them.
+function M.forget(client_id)
+  local prefix = client_id .. ':'
+  for key in pairs(running) do
+    if vim.startswith(key, prefix) then
+      running[key] = nil
+    end
   end
   vim.cmd('redrawstatus')
 end

@@ -58,12 +58,20 @@ end
 function M.show(client, bufnr, how)
   local arguments = { { uri = vim.uri_from_bufnr(bufnr) } }
   compat.execute(client, bufnr, 'deepthink.result', arguments, function(err, result)
-    if err == nil and type(result) == 'table' and type(result.markdown) == 'string' and result.markdown ~= '' then
+    if
+      err == nil
+      and type(result) == 'table'
+      and type(result.markdown) == 'string'
+      and result.markdown ~= ''
+    then
       return M.open(compat.split_lines(result.markdown), how)
     end
     hover_lines(client, bufnr, function(lines)
       if lines == nil then
-        vim.notify('deepthink: no result for this file yet (and none at the cursor)', vim.log.levels.INFO)
+        vim.notify(
+          'deepthink: no result for this file yet (and none at the cursor)',
+          vim.log.levels.INFO
+        )
         return
       end
       M.open(lines, how)

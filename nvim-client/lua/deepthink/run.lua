@@ -5,11 +5,14 @@ local compat = require('deepthink.compat')
 local M = {}
 
 M.MODES = { 'explain', 'review', 'ask', 'diff' }
-M.TITLES = {
-  explain = 'Deep think: explain',
-  review = 'Deep think: review',
-  ask = 'Deep think: ask…',
-  diff = 'Deep think: review diff',
+
+-- What the mapping offers, titled as the server's code actions are.
+M.CHOICES = {
+  { title = 'Deep think: explain', mode = 'explain' },
+  { title = 'Deep think: review', mode = 'review' },
+  { title = 'Deep think: ask…', mode = 'ask' },
+  { title = 'Deep think: review diff (this file)', mode = 'diff', scope = 'file' },
+  { title = 'Deep think: review diff (workspace)', mode = 'diff', scope = 'workspace' },
 }
 
 --- Whole lines `first`..`last` (1-based, inclusive) as an LSP range in the client's encoding.

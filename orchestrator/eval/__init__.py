@@ -1,0 +1,1 @@
+"""`deepthink eval`: review cases with seeded defects, run under several configurations, scored."""
