@@ -413,7 +413,8 @@ def command_line_source(args: argparse.Namespace) -> Source:
         values.setdefault("orchestrator", {})["parallel_agents"] = args.agents
     if args.timeout is not None:
         values.setdefault("orchestrator", {})["task_timeout"] = args.timeout
-    if args.strategy is not None:
+    # `deepthink eval` chooses its strategies itself, with --configs: it has no --strategy.
+    if getattr(args, "strategy", None) is not None:
         values.setdefault("orchestrator", {})["strategy"] = args.strategy
     if args.no_cache:
         values["cache"] = {"enabled": False}

@@ -117,7 +117,7 @@ class Orchestrator:
         if window is not None:
             request = shrink_request(request, self._code_budget(window, output))
         if self.config.orchestrator.strategy == "single":
-            return self._single(request, cancel, progress, started, output, window)
+            return self._single(request, cancel, progress, started, output)
         # Agents beyond the endpoint's slots would only wait, their timeouts running.
         workers = min(count, self.config.provider.max_concurrent_requests or count)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent")
@@ -278,7 +278,6 @@ class Orchestrator:
         progress: Progress,
         started: float,
         output: OutputTokens,
-        window: int | None,
     ) -> RunResult:
         """orchestrator.strategy single: one call, grounded findings, the same result shape."""
         calls: list[CallUsage] = []
@@ -287,10 +286,8 @@ class Orchestrator:
         deadline = cancel.child(self.config.orchestrator.task_timeout)
         status, markdown, found = RunStatus.DONE, "", []
         try:
-            more = self._more_context(request, output.synthesis, window)
             answer = answer_once(
                 request,
-                more,
                 self.llm,
                 self.config.provider.model,
                 deadline,

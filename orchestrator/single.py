@@ -31,7 +31,6 @@ class Answer:
 
 def answer_once(
     request: Request,
-    more_context: str,
     llm: LLMClient,
     model: str,
     cancel: CancelToken,
@@ -44,7 +43,7 @@ def answer_once(
         system += prompts.FINDINGS_INSTRUCTIONS
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system},
-        {"role": "user", "content": prompts.shared_context(request) + more_context},
+        {"role": "user", "content": prompts.shared_context(request)},
     ]
 
     def record(usage: Usage, error: str) -> None:
