@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -55,11 +56,16 @@ def test_the_token_budget_stops_agents_before_their_next_step_and_keeps_what_is_
 ) -> None:
     llm_server.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(2), usage=(50, 10)))
 
+    agent_1_asked = threading.Event()
+
     def agent(body: dict[str, Any]) -> Reply:
         if scenarios.agent_number(body) == 1:
-            return Reply(content="It divides by zero at a.py:2 (agent 1).", usage=(150, 10))
+            agent_1_asked.set()
+            return Reply(content="It divides by zero at a.py:2 (agent 1).", usage=(5, 5))
         if not any(m["role"] == "tool" for m in body["messages"]):
-            return Reply(tool_calls=[ToolCall("read_file", {"path": "a.py"})], usage=(10, 10))
+            # Both agents are under way before this step uses the budget up.
+            agent_1_asked.wait(10)
+            return Reply(tool_calls=[ToolCall("read_file", {"path": "a.py"})], usage=(150, 10))
         return Reply(content="Agent 2 read the file and has an answer.")
 
     llm_server.add(scenarios.is_agent, agent)
@@ -67,7 +73,7 @@ def test_the_token_budget_stops_agents_before_their_next_step_and_keeps_what_is_
 
     result = make_orchestrator(orchestrator={"parallel_agents": 2, "max_tokens": 200}).run(REQUEST)
 
-    # 60 + 160 + 20 tokens: whichever answered first, agent 2 sends no second request.
+    # 60 + 10 + 160 tokens after the first steps: agent 2 sends no second request.
     sent = [r for r in llm_server.requests if scenarios.is_agent(r.body)]
     assert sorted(scenarios.agent_number(r.body) for r in sent) == [1, 2]
     assert result.status is RunStatus.PARTIAL
