@@ -559,6 +559,10 @@ def test_progress_texts() -> None:
     many = Snapshot(Phase.SYNTHESISING, tuple(agent(n, AgentState.DONE, 1234) for n in range(16)))
     assert report_message(many, 61) == "16/16 agents · merging · 19.7k tok · 61 s"
     assert report_message(Snapshot(Phase.DECOMPOSING, ()), 0.4) == "planning · 0 s"
+    ranking = Snapshot(Phase.RANKING, many.agents)
+    assert report_message(ranking, 61) == "16/16 agents · ranking · 19.7k tok · 61 s"
+    verifying = Snapshot(Phase.VERIFYING, many.agents)
+    assert report_message(verifying, 61) == "16/16 agents · verifying · 19.7k tok · 61 s"
     assert len(report_message(many, 12345)) <= 60
     answers = [
         AgentResult(0, "r", "q", "m", AgentState.DONE, answer="a"),
