@@ -11,12 +11,22 @@ import json
 import re
 from typing import Any
 
+from orchestrator import prompts
 from orchestrator.textcalls import text_tool_calls
 
 MIN_WORDS = 2
+_NUMBERED_ROW = re.compile(r"^[\s+-]*\d+\s*[ >]\|")
+_LISTING_MIN_ROWS = 5
+_LISTING_SHARE = 0.5
 _ECHO_SHARE = 0.8  # share of an answer's lines found word for word in its prompt
 _ECHO_MIN_LINES = 3
 _FINDINGS_BLOCK = re.compile(r"```findings\s*\n.*?```", re.DOTALL)
+# Chat-template tokens (Llama 2, Gemma, ChatML, Llama 3): in an answer, they mean the model
+# went on writing its prompt, as a small model under the wrong template does.
+_TEMPLATE_MARKUP = re.compile(
+    r"<s>|</s>|\[/?INST\]|<</?SYS>>?|<(?:start|end)_of_turn>|<\|(?:im_start|im_end|eot_id|"
+    r"start_header_id|end_header_id)\|>"
+)
 
 
 def unusable(answer: str, prompt: list[dict[str, Any]]) -> str:
@@ -28,10 +38,20 @@ def unusable(answer: str, prompt: list[dict[str, Any]]) -> str:
         return "the answer is a tool call written as text, not an answer"
     if _is_json(text):
         return "the answer is a bare JSON value, not markdown prose"
+    said = "\n".join(str(m.get("content") or "") for m in prompt)
+    if (markup := _TEMPLATE_MARKUP.search(text)) and markup.group() not in said:
+        return (
+            f"the answer holds chat-template markup ({markup.group()}): the model went on "
+            "writing its prompt (a model too small, or a server using the wrong chat template)"
+        )
     if len(text.split()) < MIN_WORDS:
         return f"the answer is only {len(text.split())} word(s)"
-    if _echoes(text, prompt):
+    if (heading := _prompt_heading(text, said)) is not None:
+        return f"the answer repeats its prompt's headings ({heading!r}) instead of answering"
+    if _echoes(text, said):
         return "the answer repeats its prompt instead of answering it"
+    if _listing(text):
+        return "the answer is a numbered code listing like its prompt's, not an answer"
     return ""
 
 
@@ -55,8 +75,25 @@ def _is_json(text: str) -> bool:
     return True
 
 
-def _echoes(text: str, prompt: list[dict[str, Any]]) -> bool:
-    said = "\n".join(str(m.get("content") or "") for m in prompt)
+def _prompt_heading(text: str, said: str) -> str | None:
+    """A heading of deepthink's own prompts found in the answer, unless the user's code (a
+    numbered or diff row of the prompt) holds it too, as deepthink's own prompts.py does."""
+    for heading in prompts.HEADINGS:
+        if heading in text and not re.search(
+            rf"^(?:\s*\d+[ >]\||[+-]).*{re.escape(heading)}", said, re.MULTILINE
+        ):
+            return heading
+    return None
+
+
+def _listing(text: str) -> bool:
+    """Mostly rows of the prompt's numbered code format (`   12 | code`)."""
+    rows = [line for line in text.splitlines() if line.strip() and line.strip() != "⋮"]
+    numbered = sum(1 for line in rows if _NUMBERED_ROW.match(line))
+    return numbered >= _LISTING_MIN_ROWS and numbered >= _LISTING_SHARE * len(rows)
+
+
+def _echoes(text: str, said: str) -> bool:
     lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 8]
     if len(lines) < _ECHO_MIN_LINES:
         return len(text) >= 40 and text in said

@@ -6,6 +6,7 @@ fewer sub-questions than agents keeps them all and gets the rest from the role t
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable
@@ -109,8 +110,7 @@ def parse_plan(text: str, count: int) -> list[Subtask]:
     Items without a role or question, and copies of the prompt's example, are left out;
     PlanError says what is wrong when none is left.
     """
-    data = _load_json(text)
-    items = data.get("subtasks") if isinstance(data, dict) else data
+    items = _plan_items(_load_json(text))
     if not isinstance(items, list):
         raise PlanError('expected an object with a "subtasks" list')
     subtasks: list[Subtask] = []
@@ -168,6 +168,17 @@ class _Announcer:
             self._announced += 1
 
 
+def _plan_items(data: Any) -> Any:
+    """The list of items in a plan, also from the shapes small models give it: one item
+    alone, or the list under another key (what JSON mode makes of the prompt)."""
+    if not isinstance(data, dict) or "subtasks" in data:
+        return data.get("subtasks") if isinstance(data, dict) else data
+    if "question" in data:
+        return [data]
+    lists = [value for value in data.values() if isinstance(value, list)]
+    return lists[0] if len(lists) == 1 else None
+
+
 def _subtask(item: object) -> Subtask | str:
     """The subtask an item of the plan describes, or what it lacks."""
     role = item.get("role") if isinstance(item, dict) else None
@@ -176,9 +187,21 @@ def _subtask(item: object) -> Subtask | str:
         return 'has no "role" string'
     if not (isinstance(question, str) and question.strip()):
         return 'has no "question" string'
-    if (role.strip(), question.strip()) in prompts.EXAMPLE_PLAN:
+    if _copies_example(question):
         return "copies the example instead of planning"
     return Subtask(role.strip()[:60], question.strip())
+
+
+def _copies_example(question: str) -> bool:
+    """The question is the prompt's example, or nearly (small models change a word or two)."""
+    return any(
+        difflib.SequenceMatcher(None, question.strip().lower(), example.lower()).ratio()
+        >= _EXAMPLE_LIKENESS
+        for _, example in prompts.EXAMPLE_PLAN
+    )
+
+
+_EXAMPLE_LIKENESS = 0.8
 
 
 def fallback_plan(request: Request, count: int) -> list[Subtask]:

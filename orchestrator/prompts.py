@@ -128,6 +128,10 @@ Your sub-question: {question}"""
 FINAL_STEP = """\
 You have used your tool budget. Answer your sub-question now with what you have found."""
 
+# Headings of the prompts above that a model which goes on writing its prompt repeats, and
+# that no answer of its own contains.
+HEADINGS = ("Your role:", "Your sub-question:", "(line numbers on the left;")
+
 FALLBACK_ROLES: tuple[tuple[str, str], ...] = (
     (
         "research",

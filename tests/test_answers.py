@@ -62,6 +62,24 @@ PROMPT = [
         ("```json\n[1, 2]\n```", "bare JSON value"),
         ("def divide(a, b):\n    return a / b\n\nprint(divide(1, 0))", "repeats its prompt"),
         ("You are one of several specialist agents.", "repeats its prompt"),
+        # Seen from Gemma 3 270M on llama-cpp-python: the prompt, continued.
+        (
+            "\n<s>[INST]Your role: analysis (with the user's sub-question)\nYour sub-question: "
+            "Analyse correctness and robustness.",
+            "chat-template markup (<s>)",
+        ),
+        ("It divides.<|im_end|>\n<|im_start|>user", "chat-template markup"),
+        ("\n<</SYS>\n\n# Code from a.py", "chat-template markup (<</SYS>)"),
+        (
+            "<user-agent>\nYour role: analysis. (Please be specific.)\nYour sub-question: "
+            "Analyse correctness.",
+            "repeats its prompt's headings ('Your role:')",
+        ),
+        (
+            "# Code from a.py\n```python\n    ⋮\n    5>| def mean(values):\n"
+            + "".join(f"    {n} | \n" for n in range(7, 30)),
+            "numbered code listing",
+        ),
     ],
 )
 def test_answers_that_are_not_answers(answer: str, problem: str) -> None:
@@ -79,6 +97,18 @@ def test_answers_that_are_not_answers(answer: str, problem: str) -> None:
 )
 def test_real_answers_pass(answer: str) -> None:
     assert unusable(answer, PROMPT) == ""
+
+
+def test_headings_that_the_code_itself_holds_may_be_quoted() -> None:
+    prompt = [{"role": "user", "content": '   12 | AGENT_TASK = "Your role: {role}"'}]
+    answer = "It formats the task as `Your role: {role}` for each agent."
+    assert unusable(answer, prompt) == ""
+
+
+def test_markup_that_the_code_itself_holds_may_be_quoted() -> None:
+    prompt = [{"role": "user", "content": 'def wrap(text):\n    return f"[INST]{text}[/INST]"'}]
+    answer = "It wraps the text in `[INST]` and `[/INST]` for a Llama 2 prompt."
+    assert unusable(answer, prompt) == ""
 
 
 def test_shrunk_context_keeps_the_selection_and_its_nearest_lines() -> None:

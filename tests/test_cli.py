@@ -23,7 +23,9 @@ from typing import IO
 import pytest
 from rich.console import Console
 
-from orchestrator.cli import Target, main, parse_target, render_progress, state_changes
+from orchestrator.cli import main
+from orchestrator.cli.display import render_progress, state_changes
+from orchestrator.cli.target import Target, parse_target
 from orchestrator.progress import AgentState, AgentStatus, Phase, Snapshot
 from orchestrator.tools import discover_tools
 from tests import scenarios

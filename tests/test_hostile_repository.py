@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli import read_diff
+from orchestrator.cli.target import read_diff
 from orchestrator.tools.git import GitDiff, GitLog
 from orchestrator.workspace import Workspace
 from server.gitdiff import uncommitted_diff, workspace_diff

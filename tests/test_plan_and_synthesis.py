@@ -43,7 +43,7 @@ def test_plan_is_found_wherever_the_model_put_it(text: str) -> None:
         ("no json here", "no JSON found"),
         ('{"subtasks": [', "the subtasks list is empty"),
         ("[1, 2", 'subtask 1 has no "role"'),
-        ('{"tasks": []}', '"subtasks" list'),
+        ('{"tasks": 5}', '"subtasks" list'),
         ('{"subtasks": [{"role": "", "question": "q"}] }', 'subtask 1 has no "role"'),
         ('{"subtasks": [{"role": "r", "question": 5}] }', 'subtask 1 has no "question"'),
         (
@@ -68,6 +68,29 @@ def test_unusable_plans_say_why(text: str, problem: str) -> None:
 )
 def test_near_json_plans_are_repaired(text: str) -> None:
     assert parse_plan(text, 4) == [Subtask("security", "Is input checked?")]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"role": "security", "question": "Is input checked?"},
+        {"sub_questions": [{"role": "security", "question": "Is input checked?"}]},
+    ],
+    ids=["one item alone", "another key"],
+)
+def test_plans_in_the_shapes_small_models_give_are_read(data: dict[str, object]) -> None:
+    assert parse_plan(json.dumps(data), 4) == [Subtask("security", "Is input checked?")]
+
+
+def test_a_near_copy_of_the_example_is_no_plan() -> None:
+    # Seen from Gemma 3 270M: the example's question with one word changed.
+    question = (
+        "Which date format does parse_date in dates.py accept, and which common ones "
+        "does it reject?"
+    )
+    text = json.dumps({"role": "input formats", "question": question})
+    with pytest.raises(PlanError, match="copies the example"):
+        parse_plan(text, 2)
 
 
 def test_a_plan_with_fewer_items_keeps_them_and_a_longer_one_is_cut() -> None:

@@ -12,17 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator.cancel import CancelToken
-from orchestrator.cli import (
-    EXIT_CANCELLED,
-    EXIT_FAILED,
-    EXIT_OK,
-    PROG,
-    UsageError,
-    _CtrlC,
-    _load_config,
-    _warn,
-    api_key,
-)
+from orchestrator.cli.running import CtrlC
+from orchestrator.cli.settings import api_key, load_cli_config
+from orchestrator.cli.shell import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, PROG, UsageError, warn
 from orchestrator.eval.cases import Case, SuiteError, load_suite
 from orchestrator.eval.report import PlotUnavailable, as_json, plot, prices_of, problems, table
 from orchestrator.eval.runner import (
@@ -102,7 +94,7 @@ def run_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"--repeat: expected 1 or more, got {args.repeat}")
     if args.parallel_cases < 1:
         raise UsageError(f"--parallel-cases: expected 1 or more, got {args.parallel_cases}")
-    config = _load_config(Path.cwd(), args)
+    config = load_cli_config(Path.cwd(), args)
     try:
         suite = load_suite(args.suite).select(_names(args.cases))
         configs = check_configurations(_names(args.configs), config)
@@ -119,11 +111,11 @@ def run_eval(args: argparse.Namespace) -> int:
             ) from None
     jobs = pending_jobs(suite, configs, args.repeat, earlier)
     if earlier and not args.quiet:
-        _warn(f"eval: {len(jobs)} trial(s) to run; the others are in {args.results}")
+        warn(f"eval: {len(jobs)} trial(s) to run; the others are in {args.results}")
     cancel = CancelToken()
     llm = LLMClient(config.provider, api_key(config))
     try:
-        with _CtrlC() as interrupts, _display(args, suite.cases, len(jobs)) as display:
+        with CtrlC() as interrupts, _display(args, suite.cases, len(jobs)) as display:
 
             def poll() -> None:
                 if interrupts.pressed and not cancel.cancelled:
@@ -151,13 +143,13 @@ def run_eval(args: argparse.Namespace) -> int:
         try:
             plot(scores, args.plot)
         except PlotUnavailable as error:
-            _warn(f"warning: {error}")
+            warn(f"warning: {error}")
     if cancel.cancelled:
         kept = f"; run again with --results {args.results} to finish" if args.results else ""
-        _warn(f"eval: cancelled after {len(new)} of {len(jobs)} trial(s){kept}")
+        warn(f"eval: cancelled after {len(new)} of {len(jobs)} trial(s){kept}")
         return EXIT_CANCELLED
     if jobs and all(trial.failed for trial in new):
-        _warn("eval: every trial failed (see the reasons above)")
+        warn("eval: every trial failed (see the reasons above)")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -191,7 +183,7 @@ class _Display:
         line = "eval: cancelling; finished trials are kept (press Ctrl-C again to quit at once)"
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, description="cancelling")
-        _warn(line)
+        warn(line)
 
     def __enter__(self) -> _Display:
         if self._bar is not None:
