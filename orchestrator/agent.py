@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator import prompts
 from orchestrator.answers import corrective, unusable
+from orchestrator.budget import TokenBudget
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.context import CHARS_PER_TOKEN, fit_budget
 from orchestrator.decompose import Subtask
@@ -51,8 +52,15 @@ class AgentSetup:
     progress: Progress
     max_output_tokens: int
     context_window: int | None = None  # tokens; None: unknown, nothing is cut to fit
+    # What the system prompt asks besides an answer: a findings block, in a review.
+    instructions: str = ""
+    budget: TokenBudget = field(default_factory=TokenBudget)  # the run's, shared by its agents
     # What agents read instead of calling tools, on an endpoint that refuses them.
     context_without_tools: Callable[[], str] = lambda: ""
+
+
+class _OverBudget(Exception):
+    """The run's token budget is used up: no further request is sent."""
 
 
 class _Unusable(Exception):
@@ -91,6 +99,8 @@ class Agent:
             state, error = AgentState.FAILED, str(failure)
         except _Unusable as problem:
             state, error = AgentState.FAILED, f"unusable answer after a retry: {problem}"
+        except _OverBudget:
+            state, error = AgentState.FAILED, "stopped: the token budget is used up"
         finally:
             cancel.release()
         progress.update_agent(self.index, state=state, error=error, step="")
@@ -116,6 +126,8 @@ class Agent:
         turn = _Turns(calls, reads, _OutputBudget(setup.max_tool_output_chars))
         while True:
             cancel.raise_if_cancelled()
+            if setup.budget.spent:
+                raise _OverBudget
             step += 1
             last = retried or not with_tools or step >= setup.max_iterations or turn.budget.spent
             if last and step > 1 and not retried:
@@ -170,7 +182,7 @@ class Agent:
             system = prompts.AGENT_SYSTEM_WITHOUT_TOOLS
             context = setup.shared_context + setup.context_without_tools()
         return [
-            {"role": "system", "content": system},
+            {"role": "system", "content": system + setup.instructions},
             {"role": "user", "content": context},
             {"role": "user", "content": task},
         ]
@@ -221,6 +233,7 @@ class Agent:
     def _recorder(self, calls: list[CallUsage], label: str) -> Callable[[Usage, str], None]:
         def record(usage: Usage, error: str) -> None:
             calls.append(CallUsage(label, self.model, usage, error))
+            self.setup.budget.add(usage)
 
         return record
 

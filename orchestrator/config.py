@@ -9,7 +9,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 from urllib.parse import urlparse
 
 import platformdirs
@@ -36,6 +36,13 @@ class OutputTokens(_Section):
     synthesis: int = Field(default=4096, ge=16, le=200_000)
 
 
+class Price(_Section):
+    """Dollars (or any currency) per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
 class ProviderConfig(_Section):
     base_url: str = "https://api.openai.com/v1"
     model: str = Field(default="gpt-4o-mini", min_length=1)
@@ -52,6 +59,8 @@ class ProviderConfig(_Section):
     # models list, else unknown.
     context_window: int | None = Field(default=None, ge=512, le=10_000_000)
     max_output_tokens: OutputTokens = OutputTokens()
+    # Per model name; with them, results say what a run cost.
+    prices: dict[str, Price] = Field(default_factory=dict)
 
     @field_validator("base_url")
     @classmethod
@@ -69,6 +78,11 @@ class OrchestratorConfig(_Section):
     # Wall-clock limit of decomposition, and of synthesis: request_timeout only bounds the
     # wait for each piece, so an endpoint sending a byte a second would never time out.
     phase_timeout: float | None = Field(default=None, gt=0, le=86400)  # null = task_timeout
+    # Tokens (in + out) a run may spend; past it, agents stop before their next request.
+    max_tokens: int | None = Field(default=None, ge=1)
+    # heavy: plan, agents, synthesis and the passes after it; single: one call with the
+    # same context, a baseline to compare heavy mode against.
+    strategy: Literal["heavy", "single"] = "heavy"
 
     @property
     def phase_seconds(self) -> float:
@@ -103,6 +117,16 @@ class AgentConfig(_Section):
 
 class CouncilConfig(_Section):
     models: list[str] = Field(default_factory=list)
+    # Before synthesis, each agent's model ranks the others' answers, blind; 3+ agents.
+    rank: bool = False
+
+
+class ReviewConfig(_Section):
+    # Findings raised by fewer agents are left out (the synthesis' own count as one).
+    min_agreement: int = Field(default=1, ge=1, le=64)
+    # A call per finding that tries to refute it; refuted findings leave the diagnostics.
+    verify: bool = True
+    max_verified: int = Field(default=8, ge=0, le=100)  # the rest are kept unverified
 
 
 class ContextConfig(_Section):
@@ -123,6 +147,7 @@ class Config(_Section):
     orchestrator: OrchestratorConfig = OrchestratorConfig()
     agent: AgentConfig = AgentConfig()
     council: CouncilConfig = CouncilConfig()
+    review: ReviewConfig = ReviewConfig()
     context: ContextConfig = ContextConfig()
     cache: CacheConfig = CacheConfig()
     trust: TrustConfig = TrustConfig()

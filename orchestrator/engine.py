@@ -8,18 +8,36 @@ import json
 import queue
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from orchestrator import prompts
 from orchestrator.agent import FINISH_TOOL, Agent, AgentSetup, run_tool
+from orchestrator.budget import TokenBudget
 from orchestrator.cache import CacheError, ResultCache, cache_key
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.config import Config, OutputTokens
 from orchestrator.context import CHARS_PER_TOKEN, pack_context, shrink_request
+from orchestrator.cost import phase_costs
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
+from orchestrator.grounding import Reader, bad_citations, citations_warning
 from orchestrator.llm import LLMClient, LLMError
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
+from orchestrator.ranking import Ranker, for_synthesis
 from orchestrator.request import Mode, Request
-from orchestrator.result import AgentResult, CallUsage, RunResult, RunStatus, ToolRead
+from orchestrator.result import (
+    SEVERITY_RANK,
+    AgentResult,
+    CallUsage,
+    Finding,
+    Rank,
+    Rejected,
+    RunResult,
+    RunStatus,
+    ToolRead,
+)
+from orchestrator.review import final_findings, with_agent_findings
+from orchestrator.single import UnusableAnswer, answer_once
+from orchestrator.skeptic import Skeptic
 from orchestrator.synthesis import UnusableSynthesis, labelled_answers, synthesise
 from orchestrator.tools import build_tools
 from orchestrator.tools.base import ToolError
@@ -27,6 +45,18 @@ from orchestrator.workspace import ReadPolicy, Workspace
 
 # Tokens an agent's prompt needs besides the code: system prompt, task, tool results.
 _AGENT_OVERHEAD = 400
+_EXCERPT_MARGIN = 8  # lines the skeptic sees on each side of a finding
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The skeptic pass's outcome: findings kept, refuted, what went wrong, and whether the
+    user cancelled it."""
+
+    kept: list[Finding]
+    rejected: list[Rejected]
+    failures: list[str]
+    cancelled: bool = False
 
 
 class Orchestrator:
@@ -86,11 +116,14 @@ class Orchestrator:
         output = _output_tokens(self.config.provider.max_output_tokens, window)
         if window is not None:
             request = shrink_request(request, self._code_budget(window, output))
+        if self.config.orchestrator.strategy == "single":
+            return self._single(request, cancel, progress, started, output)
         # Agents beyond the endpoint's slots would only wait, their timeouts running.
         workers = min(count, self.config.provider.max_concurrent_requests or count)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent")
+        budget = TokenBudget(self.config.orchestrator.max_tokens)
         try:
-            setup = self._agent_setup(request, progress, output.agent, window)
+            setup = self._agent_setup(request, progress, output.agent, window, budget)
             team = _Team(pool, setup, self.config, cancel)
             plan: Plan | None
             phase = cancel.child(self.config.orchestrator.phase_seconds)
@@ -110,10 +143,12 @@ class Orchestrator:
                         calls=calls,
                         seconds=time.monotonic() - started,
                         failures=[str(error)],
+                        phases=phase_costs(calls, self.config.provider.prices),
                     )
                 plan = Plan(fallback_plan(request, count), f"decomposition failed ({error})")
             finally:
                 phase.release()
+            budget.settle(calls)  # the plan's requests; the agents count their own
             if plan is not None:
                 if plan.note:
                     failures.append(plan.note)
@@ -127,6 +162,8 @@ class Orchestrator:
             # synthesis goes ahead, rather than hold it up.
             pool.shutdown(wait=False)
         calls += agent_calls
+        if request.mode.is_review:
+            answers = with_agent_findings(answers, request.path)
         if self.tools and self.llm.tools_refused:
             failures.append(
                 f"{self.config.provider.base_url} does not take tool calls: agents answered "
@@ -138,23 +175,63 @@ class Orchestrator:
             if a.error and a.state is not AgentState.CANCELLED  # the user's own doing
         ]
         succeeded = [answer for answer in answers if answer.state is AgentState.DONE]
+        if budget.spent:
+            failures.append(budget.note())
+        ranking: list[Rank] = []
+        # The files findings cite, read once for this run's grounding, citations and checks.
+        read = functools.cache(self._grounding_text)
 
-        def finish(status: RunStatus, markdown: str, **extra: object) -> RunResult:
+        def finish(
+            status: RunStatus, markdown: str, synthesised: list[Finding] | None = None
+        ) -> RunResult:
+            findings: list[Finding] = []
+            rejected: list[Rejected] = []
+            if request.mode.is_review and status is not RunStatus.CANCELLED:
+                reviewed = final_findings(
+                    answers,
+                    synthesised or [],
+                    read,
+                    self.config.review.min_agreement,
+                )
+                findings = reviewed.findings
+                failures.extend(reviewed.warnings)
+                if findings and self.config.review.verify and status is not RunStatus.FAILED:
+                    progress.set_phase(Phase.VERIFYING)
+                    checked = self._verify(
+                        request, findings, cancel, calls, budget, output.plan, read
+                    )
+                    findings, rejected = checked.kept, checked.rejected
+                    failures.extend(checked.failures)
+                    if checked.cancelled:
+                        status = RunStatus.CANCELLED
+            cited = bad_citations(markdown, read)
+            failures.extend(citations_warning(cited))
             progress.set_phase(_PHASE_OF[status])
             return RunResult(
                 status,
                 markdown,
                 agents=answers,
+                findings=findings,
                 calls=calls,
                 seconds=time.monotonic() - started,
                 failures=failures,
-                **extra,  # type: ignore[arg-type]
+                bad_citations=cited,
+                phases=phase_costs(calls, self.config.provider.prices),
+                rejected=rejected,
+                ranking=ranking,
             )
 
         if cancel.cancelled:
             return finish(RunStatus.CANCELLED, labelled_answers(succeeded))
         if not succeeded:
             return finish(RunStatus.FAILED, "")
+        if self.config.council.rank:
+            try:
+                ranking += self._rank(
+                    request, succeeded, cancel, calls, budget, failures, output, progress
+                )
+            except Cancelled:
+                return finish(RunStatus.CANCELLED, labelled_answers(succeeded))
         progress.set_phase(Phase.SYNTHESISING)
         phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
@@ -167,6 +244,7 @@ class Orchestrator:
                 calls,
                 output.synthesis,
                 window,
+                for_synthesis(ranking),
             )
         except DeadlineExceeded:
             failures.append(f"synthesis {self._too_long()}")
@@ -181,7 +259,7 @@ class Orchestrator:
         if synthesis.note:
             failures.append(f"synthesis: {synthesis.note}")
         status = RunStatus.DONE if len(succeeded) == len(answers) else RunStatus.PARTIAL
-        return finish(status, synthesis.markdown, findings=synthesis.findings)
+        return finish(status, synthesis.markdown, synthesis.findings)
 
     def _still_valid(self, cached: RunResult) -> bool:
         """Whether every tool call of the cached run still returns what it returned then."""
@@ -192,6 +270,152 @@ class Orchestrator:
 
     def _replay(self, read: ToolRead) -> str:
         return run_tool(self.tools, self.workspace, read.tool, read.arguments)
+
+    def _single(
+        self,
+        request: Request,
+        cancel: CancelToken,
+        progress: Progress,
+        started: float,
+        output: OutputTokens,
+    ) -> RunResult:
+        """orchestrator.strategy single: one call, grounded findings, the same result shape."""
+        calls: list[CallUsage] = []
+        failures: list[str] = []
+        progress.set_phase(Phase.RUNNING)
+        deadline = cancel.child(self.config.orchestrator.task_timeout)
+        status, markdown, found = RunStatus.DONE, "", []
+        try:
+            answer = answer_once(
+                request,
+                self.llm,
+                self.config.provider.model,
+                deadline,
+                calls,
+                output.synthesis,
+            )
+            markdown, found = answer.markdown, answer.findings
+            if answer.note:
+                failures.append(f"findings block: {answer.note}")
+        except DeadlineExceeded:
+            status = RunStatus.FAILED
+            failures.append(f"stopped after {self.config.orchestrator.task_timeout:g} s")
+        except Cancelled:
+            status = RunStatus.CANCELLED
+        except (LLMError, UnusableAnswer) as error:
+            status = RunStatus.FAILED
+            failures.append(str(error))
+        finally:
+            deadline.release()
+        findings: list[Finding] = []
+        if request.mode.is_review and status is RunStatus.DONE:
+            reviewed = final_findings([], found, self._grounding_text, 1)
+            findings = reviewed.findings
+            failures.extend(reviewed.warnings)
+        cited = bad_citations(markdown, self._grounding_text)
+        failures.extend(citations_warning(cited))
+        progress.set_phase(_PHASE_OF[status])
+        return RunResult(
+            status,
+            markdown,
+            findings=findings,
+            calls=calls,
+            seconds=time.monotonic() - started,
+            failures=failures,
+            bad_citations=cited,
+            phases=phase_costs(calls, self.config.provider.prices),
+        )
+
+    def _rank(
+        self,
+        request: Request,
+        answers: list[AgentResult],
+        cancel: CancelToken,
+        calls: list[CallUsage],
+        budget: TokenBudget,
+        failures: list[str],
+        output: OutputTokens,
+        progress: Progress,
+    ) -> list[Rank]:
+        """council.rank: the answers' blind peer ranking; [] with a warning when it cannot be.
+
+        Raises Cancelled when the user cancels it.
+        """
+        if len(answers) < 3:
+            failures.append("no peer ranking (council.rank): it needs 3 answers or more")
+            return []
+        budget.settle(calls)
+        if budget.spent:
+            failures.append("no peer ranking: the token budget is used up")
+            return []
+        progress.set_phase(Phase.RANKING)
+        workers = min(len(answers), self.config.provider.max_concurrent_requests or len(answers))
+        ranker = Ranker(self.llm, self.config.agent_model, output.plan, workers)
+        phase = cancel.child(self.config.orchestrator.phase_seconds)
+        try:
+            ranked = ranker.rank(request, answers, phase, calls)
+        except DeadlineExceeded:
+            failures.append(f"peer ranking {self._too_long()}")
+            return []
+        finally:
+            phase.release()
+        failures.extend(ranked.failures)
+        return ranked.ranks
+
+    def _verify(
+        self,
+        request: Request,
+        findings: list[Finding],
+        cancel: CancelToken,
+        calls: list[CallUsage],
+        budget: TokenBudget,
+        max_tokens: int,
+        read: Reader,
+    ) -> Checked:
+        """The skeptic pass over the findings most agents raised, most severe first."""
+        budget.settle(calls)
+        if budget.spent:
+            return Checked(findings, [], ["findings not verified: the token budget is used up"])
+        limit = self.config.review.max_verified
+        order = sorted(
+            range(len(findings)),
+            key=lambda n: (-len(findings[n].agents), SEVERITY_RANK[findings[n].severity], n),
+        )
+        chosen = sorted(order[:limit])
+        notes = []
+        if skipped := len(findings) - len(chosen):
+            notes.append(f"{skipped} finding(s) kept unverified (review.max_verified is {limit})")
+        workers = min(len(chosen), self.config.provider.max_concurrent_requests or len(chosen))
+        skeptic = Skeptic(self.llm, self.config.synthesis_model, max_tokens, workers)
+        phase = cancel.child(self.config.orchestrator.phase_seconds)
+        try:
+            verified = skeptic.verify(
+                request,
+                [findings[n] for n in chosen],
+                functools.partial(excerpt, read),
+                phase,
+                calls,
+            )
+        except DeadlineExceeded:
+            return Checked(findings, [], [*notes, f"verification {self._too_long()}"])
+        except Cancelled:
+            return Checked(findings, [], notes, cancelled=True)
+        finally:
+            phase.release()
+        refuted = {id(r.finding) for r in verified.rejected}
+        kept = [f for n, f in enumerate(findings) if n not in chosen or id(f) not in refuted]
+        return Checked(kept, verified.rejected, [*notes, *verified.failures])
+
+    def _grounding_text(self, path: str) -> str | None:
+        """A cited file's text to check findings against: '' when there is no such file,
+        None when it cannot be checked (refused, outside the workspace, cut at the read cap)."""
+        try:
+            if not self.workspace.resolve(path).exists():
+                return ""
+            excerpt = self.workspace.read_excerpt(path)
+        except (ToolError, OSError):
+            return None
+        return None if excerpt.truncation_notice else excerpt.text
 
     def _too_long(self) -> str:
         seconds = self.config.orchestrator.phase_seconds
@@ -230,7 +454,12 @@ class Orchestrator:
             return planning.result()
 
     def _agent_setup(
-        self, request: Request, progress: Progress, max_output: int, window: int | None
+        self,
+        request: Request,
+        progress: Progress,
+        max_output: int,
+        window: int | None,
+        budget: TokenBudget,
     ) -> AgentSetup:
         return AgentSetup(
             llm=self.llm,
@@ -244,6 +473,8 @@ class Orchestrator:
             progress=progress,
             max_output_tokens=max_output,
             context_window=window,
+            instructions=prompts.AGENT_FINDINGS_INSTRUCTIONS if request.mode.is_review else "",
+            budget=budget,
             context_without_tools=functools.cache(
                 lambda: self._more_context(request, max_output, window)
             ),
@@ -304,6 +535,17 @@ class _Team:
     def results(self) -> tuple[list[AgentResult], list[CallUsage]]:
         outcomes = [run.result() for run in self._runs]
         return [result for result, _ in outcomes], [c for _, calls in outcomes for c in calls]
+
+
+def excerpt(read: Reader, finding: Finding) -> str:
+    """The finding's lines and a few around them, numbered, for the skeptic."""
+    text = read(finding.path)
+    if not text:
+        return ""
+    lines = text.splitlines()
+    first = max(1, finding.start_line - _EXCERPT_MARGIN)
+    last = min(len(lines), finding.end_line + _EXCERPT_MARGIN)
+    return "\n".join(f"{n:>5}| {lines[n - 1]}" for n in range(first, last + 1))
 
 
 def _output_tokens(configured: OutputTokens, window: int | None) -> OutputTokens:

@@ -17,7 +17,9 @@ _log = logging.getLogger(__name__)
 class Phase(StrEnum):
     DECOMPOSING = "decomposing"
     RUNNING = "running"
+    RANKING = "ranking"
     SYNTHESISING = "synthesising"
+    VERIFYING = "verifying"
     DONE = "done"
     CANCELLED = "cancelled"
     FAILED = "failed"
@@ -60,13 +62,18 @@ class Snapshot:
 
     @property
     def percentage(self) -> int:
-        """Decomposition is the first tenth, agents the next eight, synthesis the last."""
+        """Decomposition is the first tenth, agents the next eight, synthesis and the passes
+        after it the last."""
         if self.phase is Phase.DECOMPOSING:
             return 0
         if self.phase in (Phase.DONE, Phase.CANCELLED, Phase.FAILED):
             return 100
+        if self.phase is Phase.RANKING:
+            return 88
         if self.phase is Phase.SYNTHESISING:
             return 90
+        if self.phase is Phase.VERIFYING:
+            return 95
         done = self.finished_agents / len(self.agents) if self.agents else 0.0
         return 10 + int(80 * done)
 

@@ -28,6 +28,12 @@ in a software project. You have no tools: work from the code shown to you.
 Answer your own sub-question in concise markdown. Cite evidence as `path:line` (for example \
 `src/app.py:42`). Say plainly what you are unsure of or could not see."""
 
+SINGLE_SYSTEM = """\
+You are an expert engineer answering a question about code in a software project. You \
+have no tools: work from the code shown to you. Answer the user's request directly in \
+concise markdown. Cite evidence as `path:line` (for example `src/app.py:42`). Say plainly \
+what you are unsure of or could not see."""
+
 # A real plan, for a request unlike any the user sends, so that a model that copies it
 # instead of planning is caught (decompose drops copied items).
 EXAMPLE_PLAN: tuple[tuple[str, str], ...] = (
@@ -73,13 +79,47 @@ their citations) and say why; drop claims that nothing supports; do not repeat y
 Keep every `path:line` citation that supports a point and add your own where useful. Write \
 concise markdown that answers the user's request directly; do not mention the agents."""
 
-FINDINGS_INSTRUCTIONS = """
+_FINDINGS_BLOCK = """\
+add one fenced block tagged `findings` holding a JSON list of the concrete problems, one \
+object each: {"path": "file path", "start_line": N, "end_line": N, \
+"severity": "error|warning|info|hint", "message": "one sentence", \
+"quote": "the exact code the problem is in, copied from the file"}. \
+Use the file's real line numbers and copy the quoted code exactly (without line numbers): \
+findings whose code is not in the file are dropped. An empty list is fine when nothing is wrong."""
 
-This is a code review. After the markdown answer, add one fenced block tagged `findings` \
-holding a JSON list of the concrete problems, one object each: \
-{"path": "file path", "start_line": N, "end_line": N, \
-"severity": "error|warning|info|hint", "message": "one sentence"}. \
-Use the file's real line numbers. An empty list is fine when nothing is wrong."""
+FINDINGS_INSTRUCTIONS = "\n\nThis is a code review. After the markdown answer, " + _FINDINGS_BLOCK
+
+# Worded apart from the synthesis' instructions, so that scripted endpoints can tell them apart.
+AGENT_FINDINGS_INSTRUCTIONS = (
+    "\n\nYour sub-question is part of a review. After your answer, " + _FINDINGS_BLOCK
+)
+
+SKEPTIC_SYSTEM = """\
+You are a skeptical senior reviewer. Another reviewer reported the finding below about the \
+user's code. Try to refute it against the code: is the problem real, at those lines, and \
+does nothing in the code shown prevent it? Refute only with evidence from the code. Reply \
+with one JSON object only: {"verdict": "confirmed" or "refuted", "reason": "one sentence"}."""
+
+SKEPTIC_TASK = """\
+# Finding
+{claim}
+
+# The code at the finding (line numbers on the left)
+```
+{code}
+```"""
+
+RANK_SYSTEM = """\
+You judge {count} answers to the user's request below, written independently. Rank them \
+from best to worst by correctness (checked against the code shown), evidence and \
+usefulness. Reply with one JSON object only: {{"ranking": ["A", "B", ...]}}, every \
+response's letter once, best first."""
+
+RANKING_FOR_SYNTHESIS = """\
+# Peer ranking
+Each agent ranked the others' answers without knowing whose they were. Weigh the answers \
+by this ranking, best first, but let the evidence decide where they disagree:
+"""
 
 AGENT_TASK = """\
 Your role: {role}

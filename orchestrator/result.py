@@ -19,6 +19,9 @@ class Severity(StrEnum):
     HINT = "hint"
 
 
+SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2, Severity.HINT: 3}
+
+
 class RunStatus(StrEnum):
     DONE = "done"
     PARTIAL = "partial"  # some agents or the synthesis failed; what succeeded is kept
@@ -27,12 +30,55 @@ class RunStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class View:
+    """One agent's own words for a finding several agents raised."""
+
+    agent: int
+    message: str
+
+
+@dataclass(frozen=True)
 class Finding:
+    """One problem, at lines of a file.
+
+    `quote` is the code the finding is about, as its author copied it; grounding checks it
+    against the file. `agents` are the (1-based) agents that raised it, out of `of_agents`
+    that answered; a finding only the synthesis raised has none.
+    """
+
     path: str
     start_line: int
     end_line: int
     severity: Severity
     message: str
+    quote: str = ""
+    agents: tuple[int, ...] = ()
+    of_agents: int = 0
+    views: tuple[View, ...] = ()  # what each agent that raised it said
+
+    @property
+    def agreement(self) -> str:
+        """`(3/4 agents)`, or '' for a finding no agent raised."""
+        if not self.agents:
+            return ""
+        return f"({len(self.agents)}/{self.of_agents} agents)"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A finding the skeptic pass refuted, and why."""
+
+    finding: Finding
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rank:
+    """An agent's (1-based) average place in the others' blind rankings, 1 being best."""
+
+    agent: int
+    average_place: float
+    votes: int
 
 
 @dataclass(frozen=True)
@@ -43,6 +89,15 @@ class CallUsage:
     model: str
     usage: Usage
     error: str = ""
+
+
+@dataclass(frozen=True)
+class PhaseCost:
+    """What one phase's requests took; `money` is None when a model has no price."""
+
+    phase: str
+    usage: Usage
+    money: float | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +129,7 @@ class AgentResult:
     error: str = ""
     seconds: float = 0.0
     reads: list[ToolRead] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # from its answer's findings block
 
 
 @dataclass(frozen=True)
@@ -86,6 +142,10 @@ class RunResult:
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
     cached: bool = False  # answered from the result cache, not by the model just now
+    bad_citations: list[str] = field(default_factory=list)  # `path:line` past the file's end
+    phases: list[PhaseCost] = field(default_factory=list)  # tokens and money, per phase
+    rejected: list[Rejected] = field(default_factory=list)  # refuted by the skeptic pass
+    ranking: list[Rank] = field(default_factory=list)  # council.rank's aggregate, best first
 
     @property
     def usage(self) -> Usage:
@@ -99,4 +159,6 @@ class RunResult:
             "completion_tokens": usage.completion_tokens,
             "total_tokens": usage.total_tokens,
         }
+        money = [phase.money for phase in self.phases]
+        data["money"] = sum(m or 0.0 for m in money) if money and None not in money else None
         return data

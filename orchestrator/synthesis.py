@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +9,10 @@ from orchestrator import prompts
 from orchestrator.answers import corrective, unusable
 from orchestrator.cancel import CancelToken
 from orchestrator.context import CHARS_PER_TOKEN, fit_budget
+from orchestrator.findings import has_findings_block, split_findings
 from orchestrator.llm import LLMClient, Usage
 from orchestrator.request import Request
-from orchestrator.result import AgentResult, CallUsage, Finding, Severity
-
-_FINDINGS_BLOCK = re.compile(r"```findings\s*\n(.*?)```\s*", re.DOTALL)
+from orchestrator.result import AgentResult, CallUsage, Finding
 
 
 @dataclass(frozen=True)
@@ -38,6 +35,7 @@ def synthesise(
     calls: list[CallUsage],
     max_tokens: int | None = None,
     context_window: int | None = None,
+    ranking: str = "",
 ) -> Synthesis:
     """Merge the answers; every request sent is added to `calls`, failed ones too.
 
@@ -55,6 +53,8 @@ def synthesise(
         {"role": "user", "content": shared},
         {"role": "user", "content": labelled_answers(answers, room)},
     ]
+    if ranking:
+        messages.append({"role": "user", "content": ranking})
 
     def record(usage: Usage, error: str) -> None:
         calls.append(CallUsage("synthesis", model, usage, error))
@@ -74,7 +74,7 @@ def synthesise(
             {"role": "user", "content": corrective(problem)},
         ]
     markdown, findings, note = split_findings(completion.content, request.path)
-    if request.mode.is_review and not _FINDINGS_BLOCK.search(completion.content):
+    if request.mode.is_review and not has_findings_block(completion.content):
         note = "the review has no findings block, so no diagnostics were published"
     return Synthesis(markdown, findings, note)
 
@@ -91,43 +91,13 @@ def labelled_answers(answers: list[AgentResult], max_tokens: int | None = None) 
         text = answer.answer.strip()
         if share is not None:
             text = fit_budget(text, share)
-        sections.append(f"{heading}\n*{answer.question}*\n\n{text}")
+        sections.append(f"{heading}\n*{answer.question}*\n\n{text}{_listed(answer.findings)}")
     return "\n\n".join(sections)
 
 
-def split_findings(text: str, default_path: str) -> tuple[str, list[Finding], str]:
-    """Separate the ```findings block from the markdown; tolerate a malformed block."""
-    match = _FINDINGS_BLOCK.search(text)
-    if match is None:
-        return text.strip(), [], ""
-    markdown = (text[: match.start()] + text[match.end() :]).strip()
-    try:
-        items = json.loads(match.group(1))
-    except json.JSONDecodeError as error:
-        return markdown, [], f"the findings block is not valid JSON ({error.msg})"
-    if not isinstance(items, list):
-        return markdown, [], "the findings block is not a JSON list"
-    findings = [finding for item in items if (finding := _finding(item, default_path))]
-    skipped = len(items) - len(findings)
-    note = f"{skipped} malformed finding(s) skipped" if skipped else ""
-    return markdown, findings, note
-
-
-def _finding(item: Any, default_path: str) -> Finding | None:
-    if not isinstance(item, dict) or not isinstance(item.get("message"), str):
-        return None
-    try:
-        start = int(item.get("start_line") or item.get("line") or 0)
-        end = int(item.get("end_line") or start)
-    except (TypeError, ValueError):
-        return None
-    if start < 1:
-        return None
-    try:
-        severity = Severity(str(item.get("severity", "warning")).lower())
-    except ValueError:
-        severity = Severity.WARNING
-    path = item.get("path")
-    if not isinstance(path, str) or not path:
-        path = default_path
-    return Finding(path, start, max(start, end), severity, item["message"].strip())
+def _listed(findings: list[Finding]) -> str:
+    """An agent's findings under its answer, so that the synthesis weighs them too."""
+    lines = [
+        f"- {f.path}:{f.start_line}-{f.end_line} ({f.severity}): {f.message}" for f in findings
+    ]
+    return "\n\nFindings:\n" + "\n".join(lines) if lines else ""

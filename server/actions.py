@@ -11,12 +11,15 @@ from lsprotocol import types
 from lsprotocol.converters import get_converter
 
 from orchestrator.request import Mode
+from server.results import SOURCE
 from server.settings import Output, parse_output
 
 RUN_COMMAND = "deepthink.run"
 CLEAR_DIAGNOSTICS_COMMAND = "deepthink.clearDiagnostics"
 CANCEL_COMMAND = "deepthink.cancel"
 RESULT_COMMAND = "deepthink.result"
+VIEWS_COMMAND = "deepthink.showViews"
+VIEWS_TITLE = "Deep think: each agent's view"
 ACTION_KIND = "deepthink"  # clients can ask for these actions only: `only: ["deepthink"]`
 
 
@@ -153,6 +156,31 @@ def code_actions(
     return actions
 
 
+def view_actions(
+    diagnostics: Sequence[types.Diagnostic], only: Sequence[str] | None, resolve_command: bool
+) -> list[types.CodeAction]:
+    """For each deep-think diagnostic at the cursor, an action showing each agent's view.
+
+    Like the run actions, the listing carries only `data` when the client resolves the
+    command lazily."""
+    if only and not any(types.CodeActionKind.QuickFix.value.startswith(k) for k in only):
+        return []
+    actions = []
+    for diagnostic in diagnostics:
+        data = diagnostic.data
+        views = data.get("views") if isinstance(data, Mapping) else None
+        if diagnostic.source != SOURCE or not isinstance(views, str):
+            continue
+        action = types.CodeAction(
+            title=VIEWS_TITLE,
+            kind=types.CodeActionKind.QuickFix,
+            diagnostics=[diagnostic],
+            data={"views": views},
+        )
+        actions.append(action if resolve_command else resolve_code_action(action))
+    return actions
+
+
 def _title(arguments: RunArguments) -> str:
     if arguments.mode is Mode.REVIEW_DIFF:
         return DIFF_TITLES[arguments.scope]
@@ -160,8 +188,13 @@ def _title(arguments: RunArguments) -> str:
 
 
 def resolve_code_action(action: types.CodeAction) -> types.CodeAction:
-    if action.command is None and action.data is not None:
-        arguments = parse_run_arguments(action.data)
+    data = action.data
+    if action.command is None and isinstance(data, Mapping) and isinstance(data.get("views"), str):
+        action.command = types.Command(
+            title=action.title, command=VIEWS_COMMAND, arguments=[data["views"]]
+        )
+    elif action.command is None and data is not None:
+        arguments = parse_run_arguments(data)
         action.command = types.Command(
             title=action.title, command=RUN_COMMAND, arguments=[arguments.to_json()]
         )

@@ -17,14 +17,21 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from orchestrator.context import split_lines
 from orchestrator.request import Mode
-from orchestrator.result import Finding, RunResult, RunStatus
+from orchestrator.result import RunResult, RunStatus
 from server.actions import RunArguments, Scope
 from server.anchors import anchor_lines, line_break_of, relocate
 from server.citations import link_citations
 from server.comments import comment_insertion, style_for
 from server.editor import Editor, Results
 from server.gitdiff import changed_hunks
-from server.reporting import comment_heading, failure_message, hover_heading, partial_message
+from server.reporting import (
+    agent_views,
+    comment_heading,
+    failure_message,
+    hover_footer,
+    hover_heading,
+    partial_message,
+)
 from server.results import AnchoredDiagnostic, FinishedResult, finding_diagnostic
 from server.selection import Selection, asked
 from server.settings import Output
@@ -59,14 +66,18 @@ async def deliver(
     if result.status is RunStatus.PARTIAL:
         ls.show(types.MessageType.Warning, partial_message(result))
     heading = hover_heading(args.mode, asked(args.mode, args.question), result)
-    markdown = heading + link_citations(
-        result.markdown, functools.partial(_file_uri, selection.root)
+    markdown = (
+        heading
+        + link_citations(
+            result.markdown, functools.partial(_file_uri, selection.root), result.bad_citations
+        )
+        + hover_footer(result)
     )
     status = result.status.value
     record = FinishedResult(finished.job, args.uri, args.range, args.mode.value, status, markdown)
     results.finished.put(record)
     if args.mode.is_review:
-        findings = _diagnostics(ls, selection, result.findings)
+        findings = _diagnostics(ls, selection, result)
         ls.publish_diagnostics(results.diagnostics.replace(review_key(args, selection), findings))
     if args.mode is Mode.REVIEW_DIFF:
         _deliver_diff_review(ls, results, finished, markdown)
@@ -132,13 +143,13 @@ def review_key(args: RunArguments, selection: Selection) -> str:
 
 
 def _diagnostics(
-    ls: Editor, selection: Selection, findings: list[Finding]
+    ls: Editor, selection: Selection, result: RunResult
 ) -> dict[str, list[AnchoredDiagnostic]]:
     """Findings cite lines of the files as they were; in the reviewed document they are
     placed on that snapshot and then found again in its current text."""
     snapshot = split_lines(selection.text)
     found: dict[str, list[AnchoredDiagnostic]] = {}
-    for finding in findings:
+    for finding in result.findings:
         target = _finding_uri(selection, finding.path)
         if target is None:
             _log.info("finding for a file that does not exist: %s", finding)
@@ -146,7 +157,8 @@ def _diagnostics(
         lines = snapshot if target == selection.uri else _file_lines(ls, target)
         if lines is None:
             continue
-        item = finding_diagnostic(finding, lines, ls.columns)
+        views = agent_views(finding, result.agents)
+        item = finding_diagnostic(finding, lines, ls.columns, views)
         if item is not None and target == selection.uri:
             item = _current(ls, selection.uri, item)
         if item is not None:

@@ -10,9 +10,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from orchestrator.cost import cost_line
 from orchestrator.progress import AgentState, Phase, Snapshot
 from orchestrator.request import Mode
-from orchestrator.result import RunResult, RunStatus
+from orchestrator.result import AgentResult, Finding, RunResult, RunStatus
 
 REPORT_INTERVAL = 0.1  # seconds between reports that only update token counts
 _MAX_REASON_CHARS = 300
@@ -36,6 +37,10 @@ def report_message(snapshot: Snapshot, seconds: float) -> str:
     agents = f"{snapshot.finished_agents}/{len(snapshot.agents)} agents"
     if snapshot.phase is Phase.SYNTHESISING:
         return f"{agents} · merging · {tokens} · {elapsed}"
+    if snapshot.phase is Phase.RANKING:
+        return f"{agents} · ranking · {tokens} · {elapsed}"
+    if snapshot.phase is Phase.VERIFYING:
+        return f"{agents} · verifying · {tokens} · {elapsed}"
     return f"{agents} · {tokens} · {elapsed}"
 
 
@@ -69,9 +74,10 @@ def end_message(result: RunResult) -> str:
     answered = sum(agent.state is AgentState.DONE for agent in result.agents)
     tokens = result.usage.total_tokens
     outcome = "done" if result.status is RunStatus.DONE else "partly done"
+    phases = f" ({cost_line(result.phases)})" if result.phases else ""
     return (
         f"{outcome} in {result.seconds:.0f} s: {answered} of {len(result.agents)} agents "
-        f"answered, {tokens} tokens"
+        f"answered, {tokens} tokens{phases}"
     )
 
 
@@ -81,6 +87,29 @@ def failure_message(result: RunResult) -> str:
 
 def partial_message(result: RunResult) -> str:
     return f"Deep think finished with problems ({_reasons(result)}); showing what succeeded."
+
+
+def agent_views(finding: Finding, agents: list[AgentResult]) -> str:
+    """Each agent's own view of a finding, those that did not raise it too."""
+    said = {view.agent: view.message for view in finding.views}
+    lines = [f"Deep think: each agent's view of {finding.path}:{finding.start_line}"]
+    if not finding.agents:
+        lines.append("No agent raised it: the synthesis did, from their answers.")
+    for agent in agents:
+        number = agent.index + 1
+        if number in said:
+            view = said[number]
+        elif agent.state is AgentState.DONE:
+            view = "did not raise it"
+        else:
+            view = f"gave no answer ({agent.state.value})"
+        lines.append(f"agent {number} ({agent.role}): {view}")
+    return "\n".join(lines)
+
+
+def hover_footer(result: RunResult) -> str:
+    """Under the answer on hover: what the run cost."""
+    return f"\n\n---\n*{cost_line(result.phases)}*" if result.phases else ""
 
 
 def hover_heading(mode: Mode, question: str | None, result: RunResult) -> str:

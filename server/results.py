@@ -97,7 +97,7 @@ _Item = TypeVar("_Item", bound=_Anchored)
 
 
 def finding_diagnostic(
-    finding: Finding, lines: list[str], columns: Columns = len
+    finding: Finding, lines: list[str], columns: Columns = len, views: str = ""
 ) -> AnchoredDiagnostic | None:
     """The diagnostic for a finding in a document with these lines; None if it lies outside."""
     start, end = finding.start_line - 1, finding.end_line - 1
@@ -111,9 +111,11 @@ def finding_diagnostic(
             types.Position(start, len(first) - len(first.lstrip())),  # whitespace: 1 column each
             types.Position(anchor.end, columns(anchor.lines[-1])),
         ),
-        message=finding.message,
+        message=f"{finding.message} {finding.agreement}".rstrip(),
         severity=_SEVERITIES[finding.severity],
         source=SOURCE,
+        # What each agent said of it, for the code action that shows it.
+        data={"views": views} if views else None,
     )
     return AnchoredDiagnostic(anchor, diagnostic)
 

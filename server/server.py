@@ -29,8 +29,10 @@ from server.actions import (
     CLEAR_DIAGNOSTICS_COMMAND,
     RESULT_COMMAND,
     RUN_COMMAND,
+    VIEWS_COMMAND,
     code_actions,
     resolve_code_action,
+    view_actions,
 )
 from server.backend import Backend
 from server.editor import Results
@@ -269,13 +271,16 @@ def hover(ls: DeepThinkServer, params: types.HoverParams) -> types.Hover | None:
 def code_action(ls: DeepThinkServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     if ls.open_document(params.text_document.uri) is None:
         return []  # a run needs the open document
-    return code_actions(
+    runs = code_actions(
         params.text_document.uri,
         params.range,
         params.context.only,
         resolve_command=ls.resolves_code_action_command,
         invoked=params.context.trigger_kind != types.CodeActionTriggerKind.Automatic,
     )
+    context = params.context
+    views = view_actions(context.diagnostics, context.only, ls.resolves_code_action_command)
+    return views + runs
 
 
 def code_action_resolve(ls: DeepThinkServer, action: types.CodeAction) -> types.CodeAction:
@@ -352,6 +357,16 @@ def result(ls: DeepThinkServer, *arguments: Any) -> dict[str, object] | None:
     return None if found is None else found.to_json()
 
 
+def show_views(ls: DeepThinkServer, *arguments: Any) -> None:
+    """`deepthink.showViews text`: what each agent said of a finding, from its code action."""
+    match arguments:
+        case (str(views),):
+            ls.show(types.MessageType.Info, views)
+        case _:
+            shown = ", ".join(repr(argument) for argument in arguments)
+            raise JsonRpcInvalidParams(f"{VIEWS_COMMAND}: expected one string, got {shown:.200}")
+
+
 def create_server() -> DeepThinkServer:
     ls = DeepThinkServer()
     ls.feature(types.INITIALIZE)(initialize)
@@ -362,7 +377,9 @@ def create_server() -> DeepThinkServer:
     ls.feature(types.TEXT_DOCUMENT_HOVER)(hover)
     ls.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[ACTION_KIND], resolve_provider=True),
+        types.CodeActionOptions(
+            code_action_kinds=[ACTION_KIND, types.CodeActionKind.QuickFix], resolve_provider=True
+        ),
     )(code_action)
     ls.feature(types.CODE_ACTION_RESOLVE)(code_action_resolve)
     ls.feature(types.WINDOW_WORK_DONE_PROGRESS_CANCEL)(work_done_progress_cancel)
@@ -371,4 +388,5 @@ def create_server() -> DeepThinkServer:
     ls.command(CLEAR_DIAGNOSTICS_COMMAND)(clear_diagnostics)
     ls.command(CANCEL_COMMAND)(cancel)
     ls.command(RESULT_COMMAND)(result)
+    ls.command(VIEWS_COMMAND)(show_views)
     return ls

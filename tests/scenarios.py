@@ -14,6 +14,8 @@ from tests.llm_server import Reply, ScriptedLLMServer
 DECOMPOSE = "plan the work"  # in prompts.DECOMPOSE_SYSTEM
 AGENT = "Your sub-question"  # in prompts.AGENT_TASK
 SYNTHESIS = "lead engineer"  # in prompts.SYNTHESIS_SYSTEM
+SKEPTIC = "Try to refute it"  # in prompts.SKEPTIC_SYSTEM
+CONFIRMED = '{"verdict": "confirmed", "reason": "the code shows it"}'
 
 
 SYNTHESIS_TEXT = "## Summary\nIt divides by zero (`a.py:2`)."
@@ -58,3 +60,4 @@ def script_run(
         lambda body: Reply(content=f"{answer} (agent {agent_number(body)})", delay=agent_delay),
     )
     llm.add(SYNTHESIS, Reply(content=synthesis))
+    llm.add(SKEPTIC, Reply(content=CONFIRMED))

@@ -98,6 +98,7 @@ def test_explain_prints_the_synthesis(
     assert out.strip() == SYNTHESIS
     assert "running 4 agents" in err
     assert "done in" in err and "tokens" in err
+    assert "(tokens in/out: plan " in err and ", agents " in err and ", synthesis " in err
     decomposition = chat_requests(llm_server)[0]
     assert scenarios.DECOMPOSE in decomposition.messages_text
     # The selected line, its place and its numbered context all reach the model.
@@ -114,13 +115,23 @@ def test_review_prints_findings_as_path_line_lines(
         {"path": "a.py", "start_line": 2, "end_line": 2, "severity": "error", "message": "b=0"},
         {"start_line": 5, "severity": "warning", "message": "called with zero"},
     ]
-    scenarios.script_run(llm_server, 2, synthesis=SYNTHESIS + scenarios.findings_block(findings))
+    one_agent = {"path": "a.py", "line": 5, "message": "divide(1, 0) raises", "quote": "print("}
+    scenarios.script_run(
+        llm_server,
+        2,
+        answer="Look at the call." + scenarios.findings_block([one_agent]),
+        synthesis=SYNTHESIS + scenarios.findings_block(findings),
+    )
 
     code, out, _ = deepthink(capsys, "review", "a.py", "--agents", "2")
 
     assert code == 0
     lines = out.strip().splitlines()
-    assert lines[-2:] == ["a.py:2: error: b=0", "a.py:5: warning: called with zero"]
+    assert lines[-3:] == [
+        "a.py:5: warning: divide(1, 0) raises (2/2 agents)",
+        "a.py:2: error: b=0",
+        "a.py:5: warning: called with zero",
+    ]
     assert "```findings" not in out
     assert "Review the selected code at a.py:1-5" in chat_requests(llm_server)[0].messages_text
 
@@ -239,7 +250,14 @@ def test_json_output_is_the_result_with_usage(
     llm_server: ScriptedLLMServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     findings = [{"path": "a.py", "start_line": 2, "severity": "error", "message": "b=0"}]
-    scenarios.script_run(llm_server, 2, synthesis=SYNTHESIS + scenarios.findings_block(findings))
+    # Both agents raise it, quoting the code; the synthesis repeats it.
+    quoted = [{**findings[0], "quote": "return a / b"}]
+    scenarios.script_run(
+        llm_server,
+        2,
+        answer="It divides by b." + scenarios.findings_block(quoted),
+        synthesis=SYNTHESIS + scenarios.findings_block(findings),
+    )
 
     code, out, _ = deepthink(capsys, "review", "a.py:2", "--json", "--agents", "2")
 
@@ -248,8 +266,19 @@ def test_json_output_is_the_result_with_usage(
     assert data["status"] == "done"
     assert data["markdown"] == SYNTHESIS
     assert data["findings"] == [
-        {"path": "a.py", "start_line": 2, "end_line": 2, "severity": "error", "message": "b=0"}
+        {
+            "path": "a.py",
+            "start_line": 2,
+            "end_line": 2,
+            "severity": "error",
+            "message": "b=0",
+            "quote": "return a / b",
+            "agents": [1, 2],
+            "of_agents": 2,
+            "views": [{"agent": 1, "message": "b=0"}, {"agent": 2, "message": "b=0"}],
+        }
     ]
+    assert data["agents"][0]["findings"][0]["quote"] == "return a / b"
     assert [agent["state"] for agent in data["agents"]] == ["done", "done"]
     assert data["usage"]["total_tokens"] > 0
     assert data["usage"]["total_tokens"] == sum(
@@ -908,3 +937,22 @@ def test_a_plugin_that_exits_at_import_is_skipped_with_a_warning(
         "deepthink: warning: tool plugin 'quitter' (deepthink_quitter:Quitter) failed to load; "
         "skipping it (SystemExit: 3)\n"
     ) in err
+
+
+@pytest.mark.usefixtures("env")
+def test_the_strategy_option_chooses_one_call(
+    llm_server: ScriptedLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    block = [{"path": "a.py", "line": 2, "message": "b may be zero", "quote": "return a / b"}]
+    llm_server.add(
+        "expert engineer answering",  # in prompts.SINGLE_SYSTEM
+        Reply(content="It divides by b unchecked." + scenarios.findings_block(block)),
+    )
+
+    code, out, _ = deepthink(capsys, "review", "a.py:2", "--strategy", "single", "--json")
+
+    assert code == 0
+    data = json.loads(out)
+    assert data["status"] == "done" and data["agents"] == []
+    assert [f["start_line"] for f in data["findings"]] == [2]
+    assert len(chat_requests(llm_server)) == 1

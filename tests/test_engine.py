@@ -446,7 +446,8 @@ def test_review_returns_structured_findings(
         (2, 2, Severity.ERROR),
         (5, 5, Severity.WARNING),
     ]
-    assert "findings" in chat_requests(llm_server)[-1].messages_text
+    synthesis = [r for r in chat_requests(llm_server) if scenarios.SYNTHESIS in r.messages_text]
+    assert "findings" in synthesis[-1].messages_text
     assert any("1 malformed finding" in f for f in result.failures)
 
 

@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 
 from orchestrator.cli import main
-from orchestrator.eval.single import SINGLE_SYSTEM
 from tests import scenarios
 from tests.llm_server import Body, RecordedRequest, Reply, ScriptedLLMServer, prompt_tokens
 from tests.test_cli import _killed_on_failure, _LineReader, subprocess_env
 
-SINGLE = SINGLE_SYSTEM.split(",")[0]  # "You are a senior engineer reviewing code on your own"
+SINGLE = "expert engineer answering"  # in prompts.SINGLE_SYSTEM
 
 FILES = {
     "calc.py": (

@@ -14,10 +14,10 @@ from orchestrator.decompose import (
     parse_plan,
     streamed_subtasks,
 )
+from orchestrator.findings import split_findings
 from orchestrator.prompts import EXAMPLE_PLAN
 from orchestrator.request import Mode, Request
 from orchestrator.result import Severity
-from orchestrator.synthesis import split_findings
 
 PLAN = {"subtasks": [{"role": "security", "question": "Is input checked?"}] * 2}
 

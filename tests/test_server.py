@@ -64,7 +64,7 @@ async def code_actions(ed: Editor, uri: str, at: types.Range, **context: Any) ->
         types.CodeActionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
             range=at,
-            context=types.CodeActionContext(diagnostics=[], **context),
+            context=types.CodeActionContext(**{"diagnostics": [], **context}),
         )
     )
     return list(result or [])
@@ -155,9 +155,13 @@ async def test_review_publishes_findings_that_follow_the_inserted_comment(
         "end_line": 5,
         "severity": "error",
         "message": "Division by zero when b is 0.",
+        "quote": "return a / b",
     }
     script_run(
-        llm_server, AGENTS, synthesis="Risky division (`a.py:5`)." + findings_block([finding])
+        llm_server,
+        AGENTS,
+        answer="It divides by b." + findings_block([finding]),
+        synthesis="Risky division (`a.py:5`)." + findings_block([finding]),
     )
     async with editor(tmp_path, llm_server) as ed:
         uri = ed.open("a.py", SOURCE)
@@ -172,14 +176,23 @@ async def test_review_publishes_findings_that_follow_the_inserted_comment(
             return found if [d.range.start.line for d in found] == [return_line] else None
 
         (diagnostic,) = await wait_until(published_on_return_line, "diagnostics on `return`")
+        actions = await code_actions(ed, uri, diagnostic.range, diagnostics=[diagnostic])
+        views = next(a for a in actions if a.title == "Deep think: each agent's view")
+        command = (await ed.client.code_action_resolve_async(views)).command
+        assert command is not None and command.arguments is not None
+        await ed.command(command.command, *command.arguments)
+        shown = await ed.message("each agent's view")
         await ed.command("deepthink.clearDiagnostics")
         await wait_until(lambda: not ed.client.diagnostics[uri], "the diagnostics to be cleared")
 
     assert ed.text(uri).startswith("import math\n\n\n# Deep think — review:\n# Risky division")
     assert diagnostic.source == "deepthink"
     assert diagnostic.severity == types.DiagnosticSeverity.Error
-    assert diagnostic.message == "Division by zero when b is 0."
+    assert diagnostic.message == f"Division by zero when b is 0. ({AGENTS}/{AGENTS} agents)"
     assert diagnostic.range.start.character == 4  # from the code, not the indentation
+    assert shown.message.splitlines()[1:] == [
+        f"agent {n} (role {n}): Division by zero when b is 0." for n in range(1, AGENTS + 1)
+    ]
 
 
 async def test_cancel_through_the_progress_stops_the_job_and_its_llm_requests(

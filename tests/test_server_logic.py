@@ -13,9 +13,19 @@ from pygls.workspace import TextDocument
 
 from orchestrator.config import ConfigError
 from orchestrator.context import split_lines
+from orchestrator.llm import Usage
 from orchestrator.progress import AgentState, AgentStatus, Phase, Snapshot
 from orchestrator.request import Mode
-from orchestrator.result import AgentResult, Finding, RunResult, RunStatus, Severity
+from orchestrator.result import (
+    AgentResult,
+    CallUsage,
+    Finding,
+    PhaseCost,
+    RunResult,
+    RunStatus,
+    Severity,
+    View,
+)
 from server.actions import Scope, code_actions, parse_run_arguments, resolve_code_action
 from server.anchors import Anchor, anchor_lines, follow, line_break_of, relocate
 from server.backend import Backend, CannotRun, NothingToDo
@@ -24,8 +34,10 @@ from server.comments import comment_insertion, style_for
 from server.gitdiff import uncommitted_diff
 from server.reporting import (
     ProgressReporter,
+    agent_views,
     begin_title,
     end_message,
+    hover_footer,
     report_details,
     report_message,
 )
@@ -255,6 +267,36 @@ def test_citations_become_links_to_the_line() -> None:
     assert link_citations(text, resolve) == (
         "See [`a.py:2`](file:///w/a.py#L2), [a.py:3-4](file:///w/a.py#L3) and "
         "[./a.py:9](file:///w/a.py#L9):1."
+    )
+
+
+def test_each_agents_view_names_those_that_did_not_raise_it() -> None:
+    agents = [
+        AgentResult(0, "security", "q", "m", AgentState.DONE),
+        AgentResult(1, "tests", "q", "m", AgentState.DONE),
+        AgentResult(2, "style", "q", "m", AgentState.TIMED_OUT),
+    ]
+    merged = Finding(
+        "a.py", 2, 2, Severity.ERROR, "b may be 0", agents=(1,), of_agents=2,
+        views=(View(1, "b may be 0"),),
+    )  # fmt: skip
+    assert agent_views(merged, agents).splitlines() == [
+        "Deep think: each agent's view of a.py:2",
+        "agent 1 (security): b may be 0",
+        "agent 2 (tests): did not raise it",
+        "agent 3 (style): gave no answer (timed out)",
+    ]
+    own = Finding("a.py", 5, 5, Severity.HINT, "naming")
+    assert agent_views(own, agents[:1]).splitlines()[1:] == [
+        "No agent raised it: the synthesis did, from their answers.",
+        "agent 1 (security): did not raise it",
+    ]
+
+
+def test_citations_of_lines_the_file_lacks_stay_text() -> None:
+    text = "See `a.py:2` and a.py:99."
+    assert link_citations(text, resolve, {"a.py:99"}) == (
+        "See [`a.py:2`](file:///w/a.py#L2) and a.py:99."
     )
 
 
@@ -517,6 +559,10 @@ def test_progress_texts() -> None:
     many = Snapshot(Phase.SYNTHESISING, tuple(agent(n, AgentState.DONE, 1234) for n in range(16)))
     assert report_message(many, 61) == "16/16 agents · merging · 19.7k tok · 61 s"
     assert report_message(Snapshot(Phase.DECOMPOSING, ()), 0.4) == "planning · 0 s"
+    ranking = Snapshot(Phase.RANKING, many.agents)
+    assert report_message(ranking, 61) == "16/16 agents · ranking · 19.7k tok · 61 s"
+    verifying = Snapshot(Phase.VERIFYING, many.agents)
+    assert report_message(verifying, 61) == "16/16 agents · verifying · 19.7k tok · 61 s"
     assert len(report_message(many, 12345)) <= 60
     answers = [
         AgentResult(0, "r", "q", "m", AgentState.DONE, answer="a"),
@@ -524,6 +570,24 @@ def test_progress_texts() -> None:
     ]
     partial_result = RunResult(RunStatus.PARTIAL, "md", agents=answers, seconds=3.2, failures=["x"])
     assert end_message(partial_result) == "partly done in 3 s: 1 of 2 agents answered, 0 tokens"
+    priced = RunResult(
+        RunStatus.DONE,
+        "md",
+        agents=answers[:1],
+        seconds=2,
+        calls=[CallUsage("agent 1 step 1", "m", Usage(1500, 20))],
+        phases=[
+            PhaseCost("plan", Usage(300, 40), 0.0001),
+            PhaseCost("agents", Usage(1200, 2_500_000), 0.25),
+        ],
+    )
+    assert end_message(priced) == (
+        "done in 2 s: 1 of 1 agents answered, 1520 tokens "
+        "(tokens in/out: plan 300/40, agents 1.2k/2.5M; $0.2501)"
+    )
+    assert hover_footer(priced) == (
+        "\n\n---\n*tokens in/out: plan 300/40, agents 1.2k/2.5M; $0.2501*"
+    )
     assert end_message(RunResult(RunStatus.CANCELLED, "")) == "cancelled"
     failed = RunResult(RunStatus.FAILED, "", failures=["the key was rejected"])
     assert end_message(failed) == "failed: the key was rejected"

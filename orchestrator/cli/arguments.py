@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="time limit of each agent (orchestrator.task_timeout)",
     )
     options.add_argument(
+        "--strategy",
+        choices=("heavy", "single"),
+        help="heavy: agents and synthesis; single: one call, as a baseline (orchestrator.strategy)",
+    )
+    options.add_argument(
         "--no-cache",
         action="store_true",
         help="ask the model even if the result cache holds an answer (cache.enabled: false)",

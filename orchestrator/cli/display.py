@@ -100,6 +100,10 @@ def state_changes(before: Snapshot | None, after: Snapshot) -> list[str]:
             lines.append(f"running {count} agent{'' if count == 1 else 's'}")
         elif after.phase is Phase.SYNTHESISING:
             lines.append("synthesising")
+        elif after.phase is Phase.RANKING:
+            lines.append("ranking the answers")
+        elif after.phase is Phase.VERIFYING:
+            lines.append("verifying the findings")
     earlier = {agent.index: agent.state for agent in before.agents} if before else {}
     # While the plan still streams in, more agents may come: their number is not known yet.
     of_all = "" if after.phase is Phase.DECOMPOSING else f"/{len(after.agents)}"

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 
 from orchestrator.cli.shell import EXIT_CODES, warn
+from orchestrator.cost import cost_line
 from orchestrator.progress import AgentState
 from orchestrator.result import Finding, RunResult, RunStatus
 
@@ -49,8 +50,9 @@ def print_answer(result: RunResult) -> None:
 
 
 def finding_line(finding: Finding) -> str:
-    """`path:line: severity: message`, the shape editors and compilers use."""
-    return f"{finding.path or '(diff)'}:{finding.start_line}: {finding.severity}: {finding.message}"
+    """`path:line: severity: message (2/4 agents)`, the shape editors and compilers use."""
+    where = f"{finding.path or '(diff)'}:{finding.start_line}"
+    return f"{where}: {finding.severity}: {finding.message} {finding.agreement}".rstrip()
 
 
 def summary(result: RunResult) -> str:
@@ -62,6 +64,8 @@ def summary(result: RunResult) -> str:
         f"({usage.prompt_tokens:,} prompt + {usage.completion_tokens:,} completion) "
         f"in {len(result.calls)} calls"
     )
+    if result.phases:
+        cost += f" ({cost_line(result.phases)})"
     if result.cached:
         return (
             f"{result.status.value} from the result cache (--no-cache asks again); it took {cost}"

@@ -38,6 +38,9 @@ def command_line_source(args: argparse.Namespace) -> Source:
         values.setdefault("orchestrator", {})["parallel_agents"] = args.agents
     if args.timeout is not None:
         values.setdefault("orchestrator", {})["task_timeout"] = args.timeout
+    # `deepthink eval` chooses its strategies itself, with --configs: it has no --strategy.
+    if getattr(args, "strategy", None) is not None:
+        values.setdefault("orchestrator", {})["strategy"] = args.strategy
     if args.no_cache:
         values["cache"] = {"enabled": False}
     return Source("command line", values)

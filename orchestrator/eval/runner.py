@@ -19,7 +19,6 @@ from orchestrator.config import CacheConfig, Config, CouncilConfig
 from orchestrator.context import selection_request
 from orchestrator.engine import Orchestrator
 from orchestrator.eval.cases import Case, Suite
-from orchestrator.eval.single import run_single
 from orchestrator.eval.trials import ModelUsage, Trial, append_result
 from orchestrator.llm import LLMClient
 from orchestrator.request import Mode
@@ -169,15 +168,10 @@ class Runner:
         request = selection_request(
             Mode.REVIEW, job.case.id, job.case.text, 1, lines, self._config.context.max_tokens
         )
-        if job.config == "single":
-            return run_single(
-                request,
-                self._llm,
-                self._config.provider.model,
-                cancel,
-                self._config.provider.max_output_tokens.synthesis,
-            )
         config = self._config
+        if job.config == "single":
+            strategy = config.orchestrator.model_copy(update={"strategy": "single"})
+            config = config.model_copy(update={"orchestrator": strategy})
         if job.config == "heavy":  # one model, even where the user's config sets a council
             config = config.model_copy(update={"council": CouncilConfig()})
         return Orchestrator(config, Workspace(root), self._llm).run(request, cancel=cancel)

@@ -29,7 +29,7 @@ from orchestrator.llm import LLMClient
 from orchestrator.request import Mode, Request
 from orchestrator.workspace import Workspace
 from tests import scenarios
-from tests.benchmarks import server_bench
+from tests.benchmarks import heavy_bench, server_bench
 from tests.benchmarks.llm_process import LLMServerProcess
 from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ToolCall, reply_pieces
 
@@ -290,16 +290,18 @@ def main() -> None:
         default=3,
         help="engine runs per row, the best kept; cancels per moment, the worst shown",
     )
-    parser.add_argument("--only", choices=["engine", "server"], help="run one part only")
+    parser.add_argument("--only", choices=["engine", "heavy", "server"], help="run one part only")
     args = parser.parse_args()
     print(
         f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.1f} at start\n"
     )
-    if args.only != "server":
+    if args.only in (None, "engine"):
         engine_table(args.runs)
         transport_cpu(300)
-    if args.only != "engine":
+    if args.only in (None, "heavy"):
+        heavy_bench.heavy_table(args.runs)
+    if args.only in (None, "server"):
         server_tables(args.runs)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 

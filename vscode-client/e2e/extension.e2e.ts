@@ -55,6 +55,8 @@ const findings = (items: object[]) => `\n\n\`\`\`findings\n${JSON.stringify(item
 // answers, so the specific ones come first. Each run's plan tags its sub-questions, and the
 // agents' answers carry the tag on into the synthesis.
 const rules: LlmRule[] = [
+    // The skeptic pass of a review confirms every finding.
+    { match: 'Try to refute it', reply: { content: '{"verdict": "confirmed", "reason": "the code shows it"}' } },
     // Syntheses: the review of the diff (its agents answered DIFF-ANSWER), a review, the rest.
     {
         match: 'DIFF-ANSWER',
