@@ -108,8 +108,23 @@ def agent_views(finding: Finding, agents: list[AgentResult]) -> str:
 
 
 def hover_footer(result: RunResult) -> str:
-    """Under the answer on hover: what the run cost."""
-    return f"\n\n---\n*{cost_line(result.phases)}*" if result.phases else ""
+    """Under the answer on hover: what the skeptic pass refuted, the peer ranking, the cost."""
+    parts = []
+    if result.rejected:
+        refuted = "\n".join(
+            f"- `{item.finding.path}:{item.finding.start_line}` {item.finding.message} "
+            f"— *{item.reason}*"
+            for item in result.rejected
+        )
+        parts.append(f"**Rejected by the skeptic pass** (not in the problems list):\n{refuted}")
+    if result.ranking:
+        places = ", ".join(
+            f"agent {rank.agent} ({rank.average_place:.1f})" for rank in result.ranking
+        )
+        parts.append(f"*Peer ranking, best first (average place):* {places}")
+    if result.phases:
+        parts.append(f"*{cost_line(result.phases)}*")
+    return "".join(f"\n\n---\n{part}" for part in parts)
 
 
 def hover_heading(mode: Mode, question: str | None, result: RunResult) -> str:

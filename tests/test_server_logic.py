@@ -21,6 +21,8 @@ from orchestrator.result import (
     CallUsage,
     Finding,
     PhaseCost,
+    Rank,
+    Rejected,
     RunResult,
     RunStatus,
     Severity,
@@ -587,6 +589,18 @@ def test_progress_texts() -> None:
     )
     assert hover_footer(priced) == (
         "\n\n---\n*tokens in/out: plan 300/40, agents 1.2k/2.5M; $0.2501*"
+    )
+    refuted = Finding("a.py", 5, 5, Severity.ERROR, "b may be 0.")
+    reviewed = RunResult(
+        RunStatus.DONE,
+        "md",
+        rejected=[Rejected(refuted, "divide() is only called with b = 2")],
+        ranking=[Rank(2, 1.0, 2), Rank(1, 2.0, 2)],
+    )
+    assert hover_footer(reviewed) == (
+        "\n\n---\n**Rejected by the skeptic pass** (not in the problems list):\n"
+        "- `a.py:5` b may be 0. — *divide() is only called with b = 2*"
+        "\n\n---\n*Peer ranking, best first (average place):* agent 2 (1.0), agent 1 (2.0)"
     )
     assert end_message(RunResult(RunStatus.CANCELLED, "")) == "cancelled"
     failed = RunResult(RunStatus.FAILED, "", failures=["the key was rejected"])
