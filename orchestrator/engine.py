@@ -8,7 +8,7 @@ import json
 import queue
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orchestrator import prompts
 from orchestrator.agent import FINISH_TOOL, Agent, AgentSetup, run_tool
@@ -107,28 +107,57 @@ class Orchestrator:
         return result
 
     def _run(self, request: Request, cancel: CancelToken, progress: Progress) -> RunResult:
+        """Gather the agents' answers, merge them, conclude: each a named step below."""
         started = time.monotonic()
-        count = self.config.orchestrator.parallel_agents
         progress.set_phase(Phase.DECOMPOSING)
-        failures: list[str] = []
-        calls: list[CallUsage] = []  # every request sent, in the order of the phases
         window = self.llm.context_window(self.config.provider.model)
         output = _output_tokens(self.config.provider.max_output_tokens, window)
         if window is not None:
             request = shrink_request(request, self._code_budget(window, output))
         if self.config.orchestrator.strategy == "single":
             return self._single(request, cancel, progress, started, output)
+        run = _Run(
+            request,
+            cancel,
+            progress,
+            started,
+            output,
+            window,
+            TokenBudget(self.config.orchestrator.max_tokens),
+            # The files findings cite, read once for the grounding, citations and checks.
+            functools.cache(self._grounding_text),
+        )
+        gathered = self._gather(run)
+        if isinstance(gathered, RunResult):
+            return gathered
+        answers = gathered
+        succeeded = [answer for answer in answers if answer.state is AgentState.DONE]
+        if cancel.cancelled:
+            return self._conclude(run, answers, RunStatus.CANCELLED, labelled_answers(succeeded))
+        if not succeeded:
+            return self._conclude(run, answers, RunStatus.FAILED, "")
+        status, markdown, synthesised = self._merge(run, succeeded)
+        if status is RunStatus.DONE and len(succeeded) < len(answers):
+            status = RunStatus.PARTIAL
+        return self._conclude(run, answers, status, markdown, synthesised)
+
+    def _gather(self, run: _Run) -> list[AgentResult] | RunResult:
+        """Decompose and run the agents, each starting as its sub-question streams in.
+
+        A RunResult instead when the endpoint fails in a way every agent would repeat.
+        """
+        request, cancel, progress = run.request, run.cancel, run.progress
+        count = self.config.orchestrator.parallel_agents
         # Agents beyond the endpoint's slots would only wait, their timeouts running.
         workers = min(count, self.config.provider.max_concurrent_requests or count)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent")
-        budget = TokenBudget(self.config.orchestrator.max_tokens)
         try:
-            setup = self._agent_setup(request, progress, output.agent, window, budget)
+            setup = self._agent_setup(request, progress, run.output.agent, run.window, run.budget)
             team = _Team(pool, setup, self.config, cancel)
             plan: Plan | None
             phase = cancel.child(self.config.orchestrator.phase_seconds)
             try:
-                plan = self._plan(request, count, phase, team, calls, output.plan)
+                plan = self._plan(request, count, phase, team, run.calls, run.output.plan)
             except DeadlineExceeded:
                 plan = Plan(fallback_plan(request, count), f"decomposition {self._too_long()}")
             except Cancelled:
@@ -140,18 +169,18 @@ class Orchestrator:
                     return RunResult(
                         RunStatus.FAILED,
                         "",
-                        calls=calls,
-                        seconds=time.monotonic() - started,
+                        calls=run.calls,
+                        seconds=time.monotonic() - run.started,
                         failures=[str(error)],
-                        phases=phase_costs(calls, self.config.provider.prices),
+                        phases=phase_costs(run.calls, self.config.provider.prices),
                     )
                 plan = Plan(fallback_plan(request, count), f"decomposition failed ({error})")
             finally:
                 phase.release()
-            budget.settle(calls)  # the plan's requests; the agents count their own
+            run.budget.settle(run.calls)  # the plan's requests; the agents count their own
             if plan is not None:
                 if plan.note:
-                    failures.append(plan.note)
+                    run.failures.append(plan.note)
                 # Agents already started keep their sub-question; the plan gives the others.
                 for index, subtask in enumerate(plan.subtasks):
                     team.start(index, subtask)
@@ -161,105 +190,120 @@ class Orchestrator:
             # `results()` has waited for every agent: their idle threads can exit while
             # synthesis goes ahead, rather than hold it up.
             pool.shutdown(wait=False)
-        calls += agent_calls
+        run.calls += agent_calls
         if request.mode.is_review:
             answers = with_agent_findings(answers, request.path)
         if self.tools and self.llm.tools_refused:
-            failures.append(
+            run.failures.append(
                 f"{self.config.provider.base_url} does not take tool calls: agents answered "
                 "without tools, from more of the file packed into their prompts"
             )
-        failures += [
+        run.failures += [
             f"agent {a.index + 1} ({a.role}): {a.error}"
             for a in answers
             if a.error and a.state is not AgentState.CANCELLED  # the user's own doing
         ]
-        succeeded = [answer for answer in answers if answer.state is AgentState.DONE]
-        if budget.spent:
-            failures.append(budget.note())
-        ranking: list[Rank] = []
-        # The files findings cite, read once for this run's grounding, citations and checks.
-        read = functools.cache(self._grounding_text)
+        if run.budget.spent:
+            run.failures.append(run.budget.note())
+        return answers
 
-        def finish(
-            status: RunStatus, markdown: str, synthesised: list[Finding] | None = None
-        ) -> RunResult:
-            findings: list[Finding] = []
-            rejected: list[Rejected] = []
-            if request.mode.is_review and status is not RunStatus.CANCELLED:
-                reviewed = final_findings(
-                    answers,
-                    synthesised or [],
-                    read,
-                    self.config.review.min_agreement,
-                )
-                findings = reviewed.findings
-                failures.extend(reviewed.warnings)
-                if findings and self.config.review.verify and status is not RunStatus.FAILED:
-                    progress.set_phase(Phase.VERIFYING)
-                    checked = self._verify(
-                        request, findings, cancel, calls, budget, output.plan, read
-                    )
-                    findings, rejected = checked.kept, checked.rejected
-                    failures.extend(checked.failures)
-                    if checked.cancelled:
-                        status = RunStatus.CANCELLED
-            cited = bad_citations(markdown, read)
-            failures.extend(citations_warning(cited))
-            progress.set_phase(_PHASE_OF[status])
-            return RunResult(
-                status,
-                markdown,
-                agents=answers,
-                findings=findings,
-                calls=calls,
-                seconds=time.monotonic() - started,
-                failures=failures,
-                bad_citations=cited,
-                phases=phase_costs(calls, self.config.provider.prices),
-                rejected=rejected,
-                ranking=ranking,
-            )
-
-        if cancel.cancelled:
-            return finish(RunStatus.CANCELLED, labelled_answers(succeeded))
-        if not succeeded:
-            return finish(RunStatus.FAILED, "")
+    def _merge(
+        self, run: _Run, succeeded: list[AgentResult]
+    ) -> tuple[RunStatus, str, list[Finding]]:
+        """Rank the answers if asked, then synthesise them; the agents' own answers, labelled,
+        when synthesis cannot be had."""
+        cancel, failures = run.cancel, run.failures
+        labelled = labelled_answers(succeeded)
         if self.config.council.rank:
             try:
-                ranking += self._rank(
-                    request, succeeded, cancel, calls, budget, failures, output, progress
+                run.ranking += self._rank(
+                    run.request,
+                    succeeded,
+                    cancel,
+                    run.calls,
+                    run.budget,
+                    failures,
+                    run.output,
+                    run.progress,
                 )
             except Cancelled:
-                return finish(RunStatus.CANCELLED, labelled_answers(succeeded))
-        progress.set_phase(Phase.SYNTHESISING)
+                return RunStatus.CANCELLED, labelled, []
+        run.progress.set_phase(Phase.SYNTHESISING)
         phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
             synthesis = synthesise(
-                request,
+                run.request,
                 succeeded,
                 self.llm,
                 self.config.synthesis_model,
                 phase,
-                calls,
-                output.synthesis,
-                window,
-                for_synthesis(ranking),
+                run.calls,
+                run.output.synthesis,
+                run.window,
+                for_synthesis(run.ranking),
             )
         except DeadlineExceeded:
             failures.append(f"synthesis {self._too_long()}")
-            return finish(RunStatus.PARTIAL, labelled_answers(succeeded))
+            return RunStatus.PARTIAL, labelled, []
         except Cancelled:
-            return finish(RunStatus.CANCELLED, labelled_answers(succeeded))
+            return RunStatus.CANCELLED, labelled, []
         except (LLMError, UnusableSynthesis) as error:
             failures.append(f"synthesis: {error}")
-            return finish(RunStatus.PARTIAL, labelled_answers(succeeded))
+            return RunStatus.PARTIAL, labelled, []
         finally:
             phase.release()
         if synthesis.note:
             failures.append(f"synthesis: {synthesis.note}")
-        status = RunStatus.DONE if len(succeeded) == len(answers) else RunStatus.PARTIAL
-        return finish(status, synthesis.markdown, synthesis.findings)
+        return RunStatus.DONE, synthesis.markdown, synthesis.findings
+
+    def _conclude(
+        self,
+        run: _Run,
+        answers: list[AgentResult],
+        status: RunStatus,
+        markdown: str,
+        synthesised: list[Finding] | None = None,
+    ) -> RunResult:
+        """Ground, merge and verify a review's findings, check the citations, and end."""
+        findings: list[Finding] = []
+        rejected: list[Rejected] = []
+        if run.request.mode.is_review and status is not RunStatus.CANCELLED:
+            reviewed = final_findings(
+                answers, synthesised or [], run.read, self.config.review.min_agreement
+            )
+            findings = reviewed.findings
+            run.failures.extend(reviewed.warnings)
+            if findings and self.config.review.verify and status is not RunStatus.FAILED:
+                run.progress.set_phase(Phase.VERIFYING)
+                checked = self._verify(
+                    run.request,
+                    findings,
+                    run.cancel,
+                    run.calls,
+                    run.budget,
+                    run.output.plan,
+                    run.read,
+                )
+                findings, rejected = checked.kept, checked.rejected
+                run.failures.extend(checked.failures)
+                if checked.cancelled:
+                    status = RunStatus.CANCELLED
+        cited = bad_citations(markdown, run.read)
+        run.failures.extend(citations_warning(cited))
+        run.progress.set_phase(_PHASE_OF[status])
+        return RunResult(
+            status,
+            markdown,
+            agents=answers,
+            findings=findings,
+            calls=run.calls,
+            seconds=time.monotonic() - run.started,
+            failures=run.failures,
+            bad_citations=cited,
+            phases=phase_costs(run.calls, self.config.provider.prices),
+            rejected=rejected,
+            ranking=run.ranking,
+        )
 
     def _still_valid(self, cached: RunResult) -> bool:
         """Whether every tool call of the cached run still returns what it returned then."""
@@ -503,6 +547,23 @@ class Orchestrator:
             f"\n\n# More of {request.path} (you have no tools: this is what you can see)"
             f"\n```{request.language}\n{packed}\n```"
         )
+
+
+@dataclass
+class _Run:
+    """What one run's steps share: its request, cancel and progress, and what they add up."""
+
+    request: Request
+    cancel: CancelToken
+    progress: Progress
+    started: float
+    output: OutputTokens
+    window: int | None  # the endpoint's context window, when known
+    budget: TokenBudget
+    read: Reader
+    calls: list[CallUsage] = field(default_factory=list)  # every request sent, in order
+    failures: list[str] = field(default_factory=list)
+    ranking: list[Rank] = field(default_factory=list)
 
 
 class _Team:
