@@ -50,6 +50,7 @@ def cost_line(phases: list[PhaseCost]) -> str:
 
 
 def count(number: int) -> str:
+    """A token count short enough for a statusline: 850, 1.2k, 2.5M."""
     if number < 1000:
         return str(number)
     if number < 1_000_000:

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from orchestrator.cost import cost_line
+from orchestrator.cost import cost_line, count
 from orchestrator.progress import AgentState, Phase, Snapshot
 from orchestrator.request import Mode
 from orchestrator.result import AgentResult, Finding, RunResult, RunStatus
@@ -33,7 +33,7 @@ def report_message(snapshot: Snapshot, seconds: float) -> str:
     elapsed = f"{seconds:.0f} s"
     if snapshot.phase is Phase.DECOMPOSING:
         return f"planning · {elapsed}"
-    tokens = f"{_count(sum(agent.tokens for agent in snapshot.agents))} tok"
+    tokens = f"{count(sum(agent.tokens for agent in snapshot.agents))} tok"
     agents = f"{snapshot.finished_agents}/{len(snapshot.agents)} agents"
     if snapshot.phase is Phase.SYNTHESISING:
         return f"{agents} · merging · {tokens} · {elapsed}"
@@ -42,14 +42,6 @@ def report_message(snapshot: Snapshot, seconds: float) -> str:
     if snapshot.phase is Phase.VERIFYING:
         return f"{agents} · verifying · {tokens} · {elapsed}"
     return f"{agents} · {tokens} · {elapsed}"
-
-
-def _count(number: int) -> str:
-    if number < 1000:
-        return str(number)
-    if number < 1_000_000:
-        return f"{number / 1000:.1f}k"
-    return f"{number / 1_000_000:.1f}M"
 
 
 def report_details(snapshot: Snapshot) -> str:
