@@ -6,6 +6,7 @@ that is no longer current is closed once its last job has finished.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from collections import Counter
@@ -57,6 +58,19 @@ class Backend:
         if self._error or self.settings is None:
             raise CannotRun(f"deepthink settings: {self._error}")
         config = self.settings.config
+        llm = self._client(config)
+        self._users[llm] += 1
+        return Resources(config, llm, self._open_cache() if config.cache.enabled else None)
+
+    def warm_up(self) -> None:
+        """Make the current client ready in the background, if a job could run now."""
+        if self._error or self.settings is None:
+            return
+        with contextlib.suppress(CannotRun):  # no key: the first job says so
+            self._client(self.settings.config).warm_up()
+
+    def _client(self, config: Config) -> LLMClient:
+        """The client for these settings: the current one, or a new one replacing it."""
         try:
             key = api_key_to_send(config)
         except MissingApiKey as error:
@@ -68,18 +82,7 @@ class Backend:
         if self._current is None or self._current[0] != identity:
             self._retire_current()
             self._current = (identity, LLMClient(config.provider, key))
-        llm = self._current[1]
-        self._users[llm] += 1
-        return Resources(config, llm, self._open_cache() if config.cache.enabled else None)
-
-    def warm_up(self) -> None:
-        """Make the current client ready in the background, if a job could run now."""
-        try:
-            resources = self.acquire()
-        except CannotRun:
-            return
-        resources.llm.warm_up()
-        self.release(resources)
+        return self._current[1]
 
     def release(self, resources: Resources) -> None:
         self._users[resources.llm] -= 1
