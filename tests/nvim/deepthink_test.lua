@@ -5,25 +5,11 @@
 
 local results = { progress = {}, lines = {} }
 
-local function env(name)
-  local value = os.getenv(name)
-  assert(value and value ~= '', name .. ' is not set')
-  return value
-end
-
-local function wait_for(what, condition)
-  if not vim.wait(60000, condition, 20) then -- a safety net: waits end when they hold
-    error('timed out waiting for ' .. what)
-  end
-end
+local harness = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':h') .. '/harness.lua')
+local env, wait_for = harness.env, harness.wait_for
 
 local function finish(ok, problem)
-  results.ok = ok
-  results.error = problem and tostring(problem) or nil
-  results.errmsg = vim.v.errmsg
-  results.messages = vim.fn.execute('messages')
-  vim.fn.writefile({ vim.fn.json_encode(results) }, env('DEEPTHINK_TEST_RESULT'))
-  vim.cmd(ok and 'qall!' or 'cquit 1')
+  harness.finish(results, ok, problem)
 end
 
 local ok, problem = pcall(function()

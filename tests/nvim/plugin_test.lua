@@ -6,21 +6,11 @@
 -- Checkpoints hand over to the Python side, which checks what reached the scripted LLM
 -- server: checkpoint(name) writes <name>.reached and waits for <name>.go.
 
-local WAIT_MS = 60000 -- a safety net only: every wait ends as soon as its condition holds
-
 local results = { notifications = {}, progress = {}, statuses = {}, prompts = {}, lines = {} }
 
-local function env(name)
-  local value = os.getenv(name)
-  assert(value and value ~= '', name .. ' is not set')
-  return value
-end
-
-local function wait_for(what, condition)
-  if not vim.wait(WAIT_MS, condition, 20) then
-    error('timed out waiting for ' .. what, 2)
-  end
-end
+local harness = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':h') .. '/harness.lua')
+local env, wait_for = harness.env, harness.wait_for
+local WAIT_MS = harness.WAIT_MS
 
 local function checkpoint(name)
   local dir = env('DEEPTHINK_TEST_CHECKPOINTS')
@@ -31,12 +21,7 @@ local function checkpoint(name)
 end
 
 local function finish(ok, problem)
-  results.ok = ok
-  results.error = problem and tostring(problem) or nil
-  results.errmsg = vim.v.errmsg
-  results.messages = vim.fn.execute('messages')
-  vim.fn.writefile({ vim.fn.json_encode(results) }, env('DEEPTHINK_TEST_RESULT'))
-  vim.cmd(ok and 'qall!' or 'cquit 1')
+  harness.finish(results, ok, problem)
 end
 
 local function notified(pattern)
