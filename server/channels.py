@@ -46,7 +46,6 @@ class WorkDoneChannel:
         self._started = clock()
 
     def begin(self, title: str, message: str) -> None:
-        self._started = self._clock()
         value = types.WorkDoneProgressBegin(
             title=title, message=message, percentage=0, cancellable=True
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from orchestrator.context import review_diff_request, selection_request
+from orchestrator.context import review_diff_request, selection_request, split_lines
 from orchestrator.request import Mode, Request
 from server.anchors import Anchor, anchor_lines
 
@@ -56,7 +56,8 @@ def take_selection(
     uri: str, path: Path, root: Path, text: str, language_id: str, selection: types.Range | None
 ) -> Selection:
     """The selected lines, or the whole document without a selection."""
-    first, last = selected_lines(selection) if selection is not None else (0, len(text))
+    whole = (0, len(split_lines(text)) - 1)
+    first, last = selected_lines(selection) if selection is not None else whole
     return Selection(uri, path, root, text, language_id, anchor_lines(text, first, last))
 
 
