@@ -138,6 +138,9 @@ class Workspace:
         self.max_read_bytes = max_read_bytes
         self.policy = policy
         self._deny, self._allow, self._secrets = policy.specs()
+        # A workspace serves one job, whose agents read many files under the same few
+        # .gitignore files: each is read once. (Racing threads may both read one; same result.)
+        self._gitignores: dict[Path, list[_GitIgnore]] = {}
 
     def with_policy(self, policy: ReadPolicy) -> Workspace:
         return Workspace(self.root, self.max_read_bytes, policy)
@@ -303,11 +306,17 @@ class Workspace:
         return tuple(rules)
 
     def _load_gitignore(self, directory: Path) -> list[_GitIgnore]:
+        rules = self._gitignores.get(directory)
+        if rules is None:
+            rules = self._gitignores[directory] = self._read_gitignore(directory)
+        return rules
+
+    def _read_gitignore(self, directory: Path) -> list[_GitIgnore]:
         file = directory / ".gitignore"
-        # A symlinked .gitignore could point outside the root; git would not follow it either.
-        if file.is_symlink() or not file.is_file():
-            return []
         try:
+            # A symlinked .gitignore could point outside the root; git would not follow it either.
+            if not stat.S_ISREG(file.lstat().st_mode):
+                return []
             with file.open("rb") as stream:
                 text = stream.read(self.max_read_bytes).decode("utf-8", errors="replace")
         except OSError:
