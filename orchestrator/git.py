@@ -13,12 +13,15 @@ bounded, and the process is killed at its time limit and on the active cancel (s
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.process import bounded
+
+DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024
 
 # Settings that keep git from running another program or reaching the network.
 _SAFE_SETTINGS = (
@@ -55,7 +58,7 @@ class GitResult:
 
 
 def run_git(
-    arguments: Sequence[str], cwd: Path, *, timeout: float, max_output: int = 8 * 1024 * 1024
+    arguments: Sequence[str], cwd: Path, *, timeout: float, max_output: int = DEFAULT_MAX_OUTPUT
 ) -> GitResult:
     """Run `git ARGUMENTS` in `cwd` with every program-running feature off.
 
@@ -72,6 +75,86 @@ def run_git(
     names = drivers.stdout.split(b"\0") if drivers.returncode == 0 else []
     overrides = [(name.decode("utf-8", "surrogateescape"), "") for name in names if name]
     return _run(list(arguments), cwd, timeout, _environment(overrides), max_output)
+
+
+class GitProblem(enum.Enum):
+    NOT_STARTED = "git could not start"  # not installed, or the directory does not exist
+    NOT_A_REPOSITORY = "not a git repository"
+    TIMED_OUT = "git did not finish in time"
+    CANCELLED = "git was stopped"
+    FAILED = "git failed"
+
+
+class GitError(Exception):
+    """git gave no answer; `problem` says why, `detail` is git's (or the system's) own words.
+
+    Each caller words the message for its own user from these.
+    """
+
+    def __init__(self, problem: GitProblem, detail: str) -> None:
+        super().__init__(f"{problem.value}: {detail}" if detail else problem.value)
+        self.problem = problem
+        self.detail = detail
+
+
+def checked_git(
+    arguments: Sequence[str], cwd: Path, *, timeout: float, max_output: int = DEFAULT_MAX_OUTPUT
+) -> GitResult:
+    """`run_git`, with every way of giving no answer raised as a GitError.
+
+    Output cut at `max_output` is an answer: the caller sees `truncated`.
+    """
+    try:
+        result = run_git(arguments, cwd, timeout=timeout, max_output=max_output)
+    except OSError as error:  # FileNotFoundError, NotADirectoryError
+        raise GitError(GitProblem.NOT_STARTED, error.strerror or str(error)) from None
+    if result.cancelled:
+        raise GitError(GitProblem.CANCELLED, "")
+    if result.timed_out:
+        raise GitError(GitProblem.TIMED_OUT, "")
+    if result.returncode != 0 and not result.truncated:
+        stderr = result.stderr.strip()
+        if "not a git repository" in stderr:
+            raise GitError(GitProblem.NOT_A_REPOSITORY, stderr)
+        raise GitError(GitProblem.FAILED, stderr or f"exit code {result.returncode}")
+    return result
+
+
+def diff(
+    root: Path,
+    revision_range: str = "HEAD",
+    *,
+    relative: bool = False,
+    paths: Sequence[str] = (),
+    timeout: float,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+) -> GitResult:
+    """`git diff REVISION_RANGE -- PATHS` in `root`: the changes as the files hold them.
+
+    No external diff or textconv program runs, so the text is exactly what changed. With
+    `relative`, only changes under `root`, named relative to it. Paths are literal (a name
+    like ':(top)' cannot widen the diff).
+    """
+    # Checked first because outside a repository `git diff` falls back to comparing
+    # files (--no-index) and fails with a usage message instead.
+    checked_git(["rev-parse", "--is-inside-work-tree"], root, timeout=timeout)
+    return checked_git(
+        [
+            "--literal-pathspecs",
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            *(["--relative"] if relative else []),
+            "--end-of-options",  # the range is a revision, never an option
+            revision_range,
+            "--",  # ... nor a path
+            *paths,
+        ],
+        root,
+        timeout=timeout,
+        max_output=max_output,
+    )
 
 
 def _run(

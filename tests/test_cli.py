@@ -233,13 +233,15 @@ def test_review_diff_refuses_bad_ranges(
 
 
 @pytest.mark.usefixtures("env")
+@pytest.mark.parametrize("argv", [[], ["--workspace", "."]])
 def test_review_diff_outside_a_repository_is_a_usage_error(
-    llm_server: ScriptedLLMServer, capsys: pytest.CaptureFixture[str]
+    llm_server: ScriptedLLMServer, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
-    code, _, err = deepthink(capsys, "review-diff")
+    code, _, err = deepthink(capsys, "review-diff", *argv)
 
     assert code == 2
     assert "not inside a git repository" in err
+    assert llm_server.requests == []
 
 
 # --- options ------------------------------------------------------------------------------
