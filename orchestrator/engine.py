@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from orchestrator import prompts
 from orchestrator.agent import FINISH_TOOL, Agent, AgentSetup, run_tool
+from orchestrator.answers import UnusableAnswer
 from orchestrator.budget import TokenBudget
 from orchestrator.cache import CacheError, ResultCache, cache_key
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
@@ -36,9 +37,9 @@ from orchestrator.result import (
     ToolRead,
 )
 from orchestrator.review import final_findings, with_agent_findings
-from orchestrator.single import UnusableAnswer, answer_once
+from orchestrator.single import answer_once
 from orchestrator.skeptic import Skeptic
-from orchestrator.synthesis import UnusableSynthesis, labelled_answers, synthesise
+from orchestrator.synthesis import labelled_answers, synthesise
 from orchestrator.tools import build_tools
 from orchestrator.tools.base import ToolError
 from orchestrator.workspace import ReadPolicy, Workspace
@@ -240,7 +241,7 @@ class Orchestrator:
             return RunStatus.PARTIAL, labelled, []
         except Cancelled:
             return RunStatus.CANCELLED, labelled, []
-        except (LLMError, UnusableSynthesis) as error:
+        except (LLMError, UnusableAnswer) as error:
             failures.append(f"synthesis: {error}")
             return RunStatus.PARTIAL, labelled, []
         finally:
