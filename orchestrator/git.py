@@ -8,7 +8,8 @@ A repository's own config (`.git/config`, which a downloaded tree can carry) and
 fixed settings. The environment is a clean one (GIT_DIR or GIT_CONFIG_PARAMETERS in ours
 would point git elsewhere or add config), and system-wide config is skipped. Output is
 bounded, and the process is killed at its time limit and on the active cancel (see
-`orchestrator.process`).
+`orchestrator.process`). Whatever keeps git from answering is one GitError, which says
+which problem it was; each caller words it for its own user.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.process import bounded
+from orchestrator.process import Exit, bounded
 
 DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024
 
@@ -47,36 +48,6 @@ _KEPT_VARIABLES = (
 )
 
 
-@dataclass(frozen=True)
-class GitResult:
-    returncode: int
-    stdout: bytes  # at most `max_output` bytes
-    stderr: str  # the end of it
-    truncated: bool  # stdout had more than `max_output` bytes
-    timed_out: bool
-    cancelled: bool
-
-
-def run_git(
-    arguments: Sequence[str], cwd: Path, *, timeout: float, max_output: int = DEFAULT_MAX_OUTPUT
-) -> GitResult:
-    """Run `git ARGUMENTS` in `cwd` with every program-running feature off.
-
-    Raises FileNotFoundError when git is not installed or `cwd` does not exist.
-    """
-    drivers = _run(
-        ["config", "--null", "--name-only", "--get-regexp", _DRIVER_COMMANDS],
-        cwd,
-        timeout,
-        _environment(()),
-        max_output=1024 * 1024,
-    )
-    # Listed only when git read the config (an exit code of 1 means "none set").
-    names = drivers.stdout.split(b"\0") if drivers.returncode == 0 else []
-    overrides = [(name.decode("utf-8", "surrogateescape"), "") for name in names if name]
-    return _run(list(arguments), cwd, timeout, _environment(overrides), max_output)
-
-
 class GitProblem(enum.Enum):
     NOT_STARTED = "git could not start"  # not installed, or the directory does not exist
     NOT_A_REPOSITORY = "not a git repository"
@@ -97,27 +68,43 @@ class GitError(Exception):
         self.detail = detail
 
 
-def checked_git(
-    arguments: Sequence[str], cwd: Path, *, timeout: float, max_output: int = DEFAULT_MAX_OUTPUT
-) -> GitResult:
-    """`run_git`, with every way of giving no answer raised as a GitError.
+@dataclass(frozen=True)
+class GitOutput:
+    stdout: bytes  # at most `max_output` bytes
+    truncated: bool  # git printed more, and was stopped
 
-    Output cut at `max_output` is an answer: the caller sees `truncated`.
+
+def run_git(
+    arguments: Sequence[str], cwd: Path, *, timeout: float, max_output: int = DEFAULT_MAX_OUTPUT
+) -> GitOutput:
+    """Run `git ARGUMENTS` in `cwd` with every program-running feature off: what it printed.
+
+    Raises GitError when git gives no answer. Output cut at `max_output` is an answer.
     """
     try:
-        result = run_git(arguments, cwd, timeout=timeout, max_output=max_output)
+        listed, drivers = _run(
+            ["config", "--null", "--name-only", "--get-regexp", _DRIVER_COMMANDS],
+            cwd,
+            timeout,
+            _environment(()),
+            max_output=1024 * 1024,
+        )
+        # Listed only when git read the config (an exit code of 1 means "none set").
+        names = listed.split(b"\0") if drivers.returncode == 0 else []
+        overrides = [(name.decode("utf-8", "surrogateescape"), "") for name in names if name]
+        stdout, ended = _run(list(arguments), cwd, timeout, _environment(overrides), max_output)
     except OSError as error:  # FileNotFoundError, NotADirectoryError
         raise GitError(GitProblem.NOT_STARTED, error.strerror or str(error)) from None
-    if result.cancelled:
+    truncated = len(stdout) > max_output
+    if ended.stopped_by == "cancel":
         raise GitError(GitProblem.CANCELLED, "")
-    if result.timed_out:
+    if ended.stopped_by == "timeout":
         raise GitError(GitProblem.TIMED_OUT, "")
-    if result.returncode != 0 and not result.truncated:
-        stderr = result.stderr.strip()
-        if "not a git repository" in stderr:
-            raise GitError(GitProblem.NOT_A_REPOSITORY, stderr)
-        raise GitError(GitProblem.FAILED, stderr or f"exit code {result.returncode}")
-    return result
+    if ended.returncode != 0 and not truncated:
+        if "not a git repository" in ended.stderr:
+            raise GitError(GitProblem.NOT_A_REPOSITORY, ended.stderr)
+        raise GitError(GitProblem.FAILED, ended.stderr or f"exit code {ended.returncode}")
+    return GitOutput(stdout[:max_output], truncated)
 
 
 def diff(
@@ -128,7 +115,7 @@ def diff(
     paths: Sequence[str] = (),
     timeout: float,
     max_output: int = DEFAULT_MAX_OUTPUT,
-) -> GitResult:
+) -> GitOutput:
     """`git diff REVISION_RANGE -- PATHS` in `root`: the changes as the files hold them.
 
     No external diff or textconv program runs, so the text is exactly what changed. With
@@ -137,8 +124,8 @@ def diff(
     """
     # Checked first because outside a repository `git diff` falls back to comparing
     # files (--no-index) and fails with a usage message instead.
-    checked_git(["rev-parse", "--is-inside-work-tree"], root, timeout=timeout)
-    return checked_git(
+    run_git(["rev-parse", "--is-inside-work-tree"], root, timeout=timeout)
+    return run_git(
         [
             "--literal-pathspecs",
             "diff",
@@ -159,19 +146,12 @@ def diff(
 
 def _run(
     arguments: list[str], cwd: Path, timeout: float, env: dict[str, str], max_output: int
-) -> GitResult:
+) -> tuple[bytes, Exit]:
+    """What git printed, one byte past `max_output` at most, and how it ended."""
     with bounded(["git", "--no-pager", *arguments], cwd=cwd, env=env, timeout=timeout) as git:
         stdout = git.stdout.read(max_output + 1)
         git.stop("enough output")
-        ended = git.wait()
-    return GitResult(
-        returncode=ended.returncode,
-        stdout=stdout[:max_output],
-        stderr=ended.stderr,
-        truncated=len(stdout) > max_output,
-        timed_out=ended.stopped_by == "timeout",
-        cancelled=ended.stopped_by == "cancel",
-    )
+        return stdout, git.wait()
 
 
 def _environment(overrides: Sequence[tuple[str, str]]) -> dict[str, str]:

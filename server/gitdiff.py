@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.context import split_lines
-from orchestrator.git import GitError, GitProblem, checked_git, diff
+from orchestrator.git import GitError, GitProblem, diff, run_git
 from server.backend import CannotRun, NothingToDo
 
 GIT_TIMEOUT = 10.0
@@ -86,7 +86,7 @@ def _lines(text: str) -> list[str]:
 def _committed_text(path: Path) -> str:
     """HEAD's version of the file, or '' when it has none (a new file, a repo without commits)."""
     try:
-        result = checked_git(["show", f"HEAD:./{path.name}"], path.parent, timeout=GIT_TIMEOUT)
+        result = run_git(["show", f"HEAD:./{path.name}"], path.parent, timeout=GIT_TIMEOUT)
     except GitError as error:
         if error.problem is GitProblem.FAILED and any(p in error.detail for p in _NOT_IN_HEAD):
             return ""

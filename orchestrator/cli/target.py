@@ -10,7 +10,7 @@ from pathlib import Path
 from orchestrator.cli.shell import NothingToReview, UsageError
 from orchestrator.config import Config
 from orchestrator.context import review_diff_request, selection_request, split_lines
-from orchestrator.git import GitError, GitProblem, checked_git, diff
+from orchestrator.git import GitError, GitProblem, diff, run_git
 from orchestrator.request import Mode, Request
 from orchestrator.workspace import BINARY_SNIFF_BYTES
 
@@ -133,7 +133,7 @@ def default_workspace(file: Path) -> Path:
 
 def git_toplevel(directory: Path) -> Path | None:
     try:
-        result = checked_git(["rev-parse", "--show-toplevel"], directory, timeout=GIT_TIMEOUT)
+        result = run_git(["rev-parse", "--show-toplevel"], directory, timeout=GIT_TIMEOUT)
     except GitError:
         return None  # no git at all, or no repository: no top level either way
     top = result.stdout.decode("utf-8", errors="replace").strip()

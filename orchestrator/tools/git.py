@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from orchestrator.git import GitError, GitProblem, GitResult, checked_git, diff
+from orchestrator.git import GitError, GitOutput, GitProblem, diff, run_git
 from orchestrator.tools.arguments import capped_positive_int, optional_string
 from orchestrator.tools.base import Tool
 from orchestrator.workspace import ToolError, Workspace
@@ -101,7 +101,7 @@ class GitLog(Tool):
             pathspec,
         ]
         with _as_tool_error():
-            result = checked_git(
+            result = run_git(
                 log, workspace.root, timeout=_TIMEOUT_SECONDS, max_output=workspace.max_read_bytes
             )
         return _text(workspace, result) or "No commits."
@@ -160,7 +160,7 @@ _TOOL_MESSAGES = {
 }
 
 
-def _text(workspace: Workspace, result: GitResult) -> str:
+def _text(workspace: Workspace, result: GitOutput) -> str:
     """What git printed, saying where it was cut at the workspace read limit."""
     text = result.stdout.decode("utf-8", errors="replace")
     if result.truncated:
