@@ -65,11 +65,7 @@ def usable_answer(
                 {"role": "user", "content": corrective(problem)},
             ]
         answer = llm.complete(
-            model=model,
-            messages=messages,
-            cancel=cancel,
-            max_tokens=max_tokens,
-            on_attempt=record,
+            model=model, messages=messages, cancel=cancel, max_tokens=max_tokens, on_attempt=record
         ).content
         if not (problem := unusable(answer, messages[:prompt_size])):
             return answer

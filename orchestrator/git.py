@@ -37,6 +37,7 @@ _SAFE_SETTINGS = (
 )
 # Per-driver commands that `.gitattributes` can select: emptied for every configured driver.
 _DRIVER_COMMANDS = r"^(filter|diff|merge)\..+\.(clean|smudge|process|command|textconv|driver)$"
+_LIST_DRIVERS = ("config", "--null", "--name-only", "--get-regexp", _DRIVER_COMMANDS)
 # All git gets of our own environment: where to find programs and the user's own config,
 # and two variables that only narrow what git looks at.
 _KEPT_VARIABLES = (
@@ -82,17 +83,11 @@ def run_git(
     Raises GitError when git gives no answer. Output cut at `max_output` is an answer.
     """
     try:
-        listed, drivers = _run(
-            ["config", "--null", "--name-only", "--get-regexp", _DRIVER_COMMANDS],
-            cwd,
-            timeout,
-            _environment(()),
-            max_output=1024 * 1024,
-        )
+        listed, drivers = _run(_LIST_DRIVERS, cwd, timeout, _environment(()), 1024 * 1024)
         # Listed only when git read the config (an exit code of 1 means "none set").
         names = listed.split(b"\0") if drivers.returncode == 0 else []
         overrides = [(name.decode("utf-8", "surrogateescape"), "") for name in names if name]
-        stdout, ended = _run(list(arguments), cwd, timeout, _environment(overrides), max_output)
+        stdout, ended = _run(arguments, cwd, timeout, _environment(overrides), max_output)
     except OSError as error:  # FileNotFoundError, NotADirectoryError
         raise GitError(GitProblem.NOT_STARTED, error.strerror or str(error)) from None
     truncated = len(stdout) > max_output
@@ -125,27 +120,17 @@ def diff(
     # Checked first because outside a repository `git diff` falls back to comparing
     # files (--no-index) and fails with a usage message instead.
     run_git(["rev-parse", "--is-inside-work-tree"], root, timeout=timeout)
+    options = ["--no-color", "--no-ext-diff", "--no-textconv"]
+    options += ["--relative"] if relative else []
+    # The range is a revision, never an option (--end-of-options) nor a path (--).
+    arguments = [*options, "--end-of-options", revision_range, "--", *paths]
     return run_git(
-        [
-            "--literal-pathspecs",
-            "diff",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            *(["--relative"] if relative else []),
-            "--end-of-options",  # the range is a revision, never an option
-            revision_range,
-            "--",  # ... nor a path
-            *paths,
-        ],
-        root,
-        timeout=timeout,
-        max_output=max_output,
+        ["--literal-pathspecs", "diff", *arguments], root, timeout=timeout, max_output=max_output
     )
 
 
 def _run(
-    arguments: list[str], cwd: Path, timeout: float, env: dict[str, str], max_output: int
+    arguments: Sequence[str], cwd: Path, timeout: float, env: dict[str, str], max_output: int
 ) -> tuple[bytes, Exit]:
     """What git printed, one byte past `max_output` at most, and how it ended."""
     with bounded(["git", "--no-pager", *arguments], cwd=cwd, env=env, timeout=timeout) as git:
