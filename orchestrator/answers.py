@@ -12,6 +12,9 @@ import re
 from typing import Any
 
 from orchestrator import prompts
+from orchestrator.cancel import CancelToken
+from orchestrator.llm import LLMClient, Usage
+from orchestrator.result import CallUsage
 from orchestrator.textcalls import text_tool_calls
 
 MIN_WORDS = 2
@@ -27,6 +30,46 @@ _TEMPLATE_MARKUP = re.compile(
     r"<s>|</s>|\[/?INST\]|<</?SYS>>?|<(?:start|end)_of_turn>|<\|(?:im_start|im_end|eot_id|"
     r"start_header_id|end_header_id)\|>"
 )
+
+
+class UnusableAnswer(Exception):
+    """The model's reply, even after a corrective retry, is not an answer; the message says why."""
+
+
+def usable_answer(
+    llm: LLMClient,
+    model: str,
+    messages: list[dict[str, Any]],
+    cancel: CancelToken,
+    max_tokens: int | None,
+    calls: list[CallUsage],
+    label: str,
+    *,
+    prompt_size: int | None = None,
+) -> str:
+    """The model's reply to `messages`, asked once more, saying what was wrong, if it is none.
+
+    Every request sent is added to `calls` under `label`. An answer must not repeat the
+    first `prompt_size` messages (all of them when None). Raises UnusableAnswer when the
+    second reply is no answer either.
+    """
+
+    def record(usage: Usage, error: str) -> None:
+        calls.append(CallUsage(label, model, usage, error))
+
+    problem = answer = ""
+    for _ in range(2):
+        if problem:
+            messages += [
+                {"role": "assistant", "content": answer},
+                {"role": "user", "content": corrective(problem)},
+            ]
+        answer = llm.complete(
+            model=model, messages=messages, cancel=cancel, max_tokens=max_tokens, on_attempt=record
+        ).content
+        if not (problem := unusable(answer, messages[:prompt_size])):
+            return answer
+    raise UnusableAnswer(f"unusable answer after a retry: {problem}")
 
 
 def unusable(answer: str, prompt: list[dict[str, Any]]) -> str:

@@ -46,10 +46,6 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
-    @property
-    def expired(self) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline
-
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None when there is none."""
         return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from orchestrator import prompts
 from orchestrator.agent import FINISH_TOOL, Agent, AgentSetup, run_tool
+from orchestrator.answers import UnusableAnswer
 from orchestrator.budget import TokenBudget
 from orchestrator.cache import CacheError, ResultCache, cache_key
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
@@ -36,9 +37,9 @@ from orchestrator.result import (
     ToolRead,
 )
 from orchestrator.review import final_findings, with_agent_findings
-from orchestrator.single import UnusableAnswer, answer_once
+from orchestrator.single import answer_once
 from orchestrator.skeptic import Skeptic
-from orchestrator.synthesis import UnusableSynthesis, labelled_answers, synthesise
+from orchestrator.synthesis import labelled_answers, synthesise
 from orchestrator.tools import build_tools
 from orchestrator.tools.base import ToolError
 from orchestrator.workspace import ReadPolicy, Workspace
@@ -114,8 +115,6 @@ class Orchestrator:
         output = _output_tokens(self.config.provider.max_output_tokens, window)
         if window is not None:
             request = shrink_request(request, self._code_budget(window, output))
-        if self.config.orchestrator.strategy == "single":
-            return self._single(request, cancel, progress, started, output)
         run = _Run(
             request,
             cancel,
@@ -127,6 +126,8 @@ class Orchestrator:
             # The files findings cite, read once for the grounding, citations and checks.
             functools.cache(self._grounding_text),
         )
+        if self.config.orchestrator.strategy == "single":
+            return self._single(run)
         gathered = self._gather(run)
         if isinstance(gathered, RunResult):
             return gathered
@@ -165,15 +166,8 @@ class Orchestrator:
             except LLMError as error:
                 if error.endpoint_unusable and not team.started:
                     # Every agent would only repeat the failure: report it once, at once.
-                    progress.set_phase(Phase.FAILED)
-                    return RunResult(
-                        RunStatus.FAILED,
-                        "",
-                        calls=run.calls,
-                        seconds=time.monotonic() - run.started,
-                        failures=[str(error)],
-                        phases=phase_costs(run.calls, self.config.provider.prices),
-                    )
+                    run.failures.append(str(error))
+                    return self._end(run, RunStatus.FAILED, "")
                 plan = Plan(fallback_plan(request, count), f"decomposition failed ({error})")
             finally:
                 phase.release()
@@ -247,7 +241,7 @@ class Orchestrator:
             return RunStatus.PARTIAL, labelled, []
         except Cancelled:
             return RunStatus.CANCELLED, labelled, []
-        except (LLMError, UnusableSynthesis) as error:
+        except (LLMError, UnusableAnswer) as error:
             failures.append(f"synthesis: {error}")
             return RunStatus.PARTIAL, labelled, []
         finally:
@@ -288,20 +282,32 @@ class Orchestrator:
                 run.failures.extend(checked.failures)
                 if checked.cancelled:
                     status = RunStatus.CANCELLED
+        return self._end(run, status, markdown, answers, findings, rejected)
+
+    def _end(
+        self,
+        run: _Run,
+        status: RunStatus,
+        markdown: str,
+        answers: list[AgentResult] | None = None,
+        findings: list[Finding] | None = None,
+        rejected: list[Rejected] | None = None,
+    ) -> RunResult:
+        """Check the answer's citations, show the run's end, and make its result."""
         cited = bad_citations(markdown, run.read)
         run.failures.extend(citations_warning(cited))
         run.progress.set_phase(_PHASE_OF[status])
         return RunResult(
             status,
             markdown,
-            agents=answers,
-            findings=findings,
+            agents=answers or [],
+            findings=findings or [],
             calls=run.calls,
             seconds=time.monotonic() - run.started,
             failures=run.failures,
             bad_citations=cited,
             phases=phase_costs(run.calls, self.config.provider.prices),
-            rejected=rejected,
+            rejected=rejected or [],
             ranking=run.ranking,
         )
 
@@ -315,60 +321,40 @@ class Orchestrator:
     def _replay(self, read: ToolRead) -> str:
         return run_tool(self.tools, self.workspace, read.tool, read.arguments)
 
-    def _single(
-        self,
-        request: Request,
-        cancel: CancelToken,
-        progress: Progress,
-        started: float,
-        output: OutputTokens,
-    ) -> RunResult:
+    def _single(self, run: _Run) -> RunResult:
         """orchestrator.strategy single: one call, grounded findings, the same result shape."""
-        calls: list[CallUsage] = []
-        failures: list[str] = []
-        progress.set_phase(Phase.RUNNING)
-        deadline = cancel.child(self.config.orchestrator.task_timeout)
+        run.progress.set_phase(Phase.RUNNING)
+        deadline = run.cancel.child(self.config.orchestrator.task_timeout)
         status, markdown, found = RunStatus.DONE, "", []
         try:
             answer = answer_once(
-                request,
+                run.request,
                 self.llm,
                 self.config.provider.model,
                 deadline,
-                calls,
-                output.synthesis,
+                run.calls,
+                run.output.synthesis,
             )
             markdown, found = answer.markdown, answer.findings
             if answer.note:
-                failures.append(f"findings block: {answer.note}")
+                run.failures.append(f"findings block: {answer.note}")
         except DeadlineExceeded:
             status = RunStatus.FAILED
-            failures.append(f"stopped after {self.config.orchestrator.task_timeout:g} s")
+            run.failures.append(f"stopped after {self.config.orchestrator.task_timeout:g} s")
         except Cancelled:
             status = RunStatus.CANCELLED
         except (LLMError, UnusableAnswer) as error:
             status = RunStatus.FAILED
-            failures.append(str(error))
+            run.failures.append(str(error))
         finally:
             deadline.release()
         findings: list[Finding] = []
-        if request.mode.is_review and status is RunStatus.DONE:
-            reviewed = final_findings([], found, self._grounding_text, 1)
+        if run.request.mode.is_review and status is RunStatus.DONE:
+            # One answer: its findings need no agreement, and no skeptic pass checks them.
+            reviewed = final_findings([], found, run.read, 1)
             findings = reviewed.findings
-            failures.extend(reviewed.warnings)
-        cited = bad_citations(markdown, self._grounding_text)
-        failures.extend(citations_warning(cited))
-        progress.set_phase(_PHASE_OF[status])
-        return RunResult(
-            status,
-            markdown,
-            findings=findings,
-            calls=calls,
-            seconds=time.monotonic() - started,
-            failures=failures,
-            bad_citations=cited,
-            phases=phase_costs(calls, self.config.provider.prices),
-        )
+            run.failures.extend(reviewed.warnings)
+        return self._end(run, status, markdown, findings=findings)
 
     def _rank(
         self,

@@ -8,17 +8,21 @@ A repository's own config (`.git/config`, which a downloaded tree can carry) and
 fixed settings. The environment is a clean one (GIT_DIR or GIT_CONFIG_PARAMETERS in ours
 would point git elsewhere or add config), and system-wide config is skipped. Output is
 bounded, and the process is killed at its time limit and on the active cancel (see
-`orchestrator.process`).
+`orchestrator.process`). Whatever keeps git from answering is one GitError, which says
+which problem it was; each caller words it for its own user.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.process import bounded
+from orchestrator.process import Exit, bounded
+
+DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024
 
 # Settings that keep git from running another program or reaching the network.
 _SAFE_SETTINGS = (
@@ -33,6 +37,7 @@ _SAFE_SETTINGS = (
 )
 # Per-driver commands that `.gitattributes` can select: emptied for every configured driver.
 _DRIVER_COMMANDS = r"^(filter|diff|merge)\..+\.(clean|smudge|process|command|textconv|driver)$"
+_LIST_DRIVERS = ("config", "--null", "--name-only", "--get-regexp", _DRIVER_COMMANDS)
 # All git gets of our own environment: where to find programs and the user's own config,
 # and two variables that only narrow what git looks at.
 _KEPT_VARIABLES = (
@@ -44,51 +49,94 @@ _KEPT_VARIABLES = (
 )
 
 
+class GitProblem(enum.Enum):
+    NOT_STARTED = "git could not start"  # not installed, or the directory does not exist
+    NOT_A_REPOSITORY = "not a git repository"
+    TIMED_OUT = "git did not finish in time"
+    CANCELLED = "git was stopped"
+    FAILED = "git failed"
+
+
+class GitError(Exception):
+    """git gave no answer; `problem` says why, `detail` is git's (or the system's) own words.
+
+    Each caller words the message for its own user from these.
+    """
+
+    def __init__(self, problem: GitProblem, detail: str) -> None:
+        super().__init__(f"{problem.value}: {detail}" if detail else problem.value)
+        self.problem = problem
+        self.detail = detail
+
+
 @dataclass(frozen=True)
-class GitResult:
-    returncode: int
+class GitOutput:
     stdout: bytes  # at most `max_output` bytes
-    stderr: str  # the end of it
-    truncated: bool  # stdout had more than `max_output` bytes
-    timed_out: bool
-    cancelled: bool
+    truncated: bool  # git printed more, and was stopped
 
 
 def run_git(
-    arguments: Sequence[str], cwd: Path, *, timeout: float, max_output: int = 8 * 1024 * 1024
-) -> GitResult:
-    """Run `git ARGUMENTS` in `cwd` with every program-running feature off.
+    arguments: Sequence[str], cwd: Path, *, timeout: float, max_output: int = DEFAULT_MAX_OUTPUT
+) -> GitOutput:
+    """Run `git ARGUMENTS` in `cwd` with every program-running feature off: what it printed.
 
-    Raises FileNotFoundError when git is not installed or `cwd` does not exist.
+    Raises GitError when git gives no answer. Output cut at `max_output` is an answer.
     """
-    drivers = _run(
-        ["config", "--null", "--name-only", "--get-regexp", _DRIVER_COMMANDS],
-        cwd,
-        timeout,
-        _environment(()),
-        max_output=1024 * 1024,
+    try:
+        listed, drivers = _run(_LIST_DRIVERS, cwd, timeout, _environment(()), 1024 * 1024)
+        # Listed only when git read the config (an exit code of 1 means "none set").
+        names = listed.split(b"\0") if drivers.returncode == 0 else []
+        overrides = [(name.decode("utf-8", "surrogateescape"), "") for name in names if name]
+        stdout, ended = _run(arguments, cwd, timeout, _environment(overrides), max_output)
+    except OSError as error:  # FileNotFoundError, NotADirectoryError
+        raise GitError(GitProblem.NOT_STARTED, error.strerror or str(error)) from None
+    truncated = len(stdout) > max_output
+    if ended.stopped_by == "cancel":
+        raise GitError(GitProblem.CANCELLED, "")
+    if ended.stopped_by == "timeout":
+        raise GitError(GitProblem.TIMED_OUT, "")
+    if ended.returncode != 0 and not truncated:
+        if "not a git repository" in ended.stderr:
+            raise GitError(GitProblem.NOT_A_REPOSITORY, ended.stderr)
+        raise GitError(GitProblem.FAILED, ended.stderr or f"exit code {ended.returncode}")
+    return GitOutput(stdout[:max_output], truncated)
+
+
+def diff(
+    root: Path,
+    revision_range: str = "HEAD",
+    *,
+    relative: bool = False,
+    paths: Sequence[str] = (),
+    timeout: float,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+) -> GitOutput:
+    """`git diff REVISION_RANGE -- PATHS` in `root`: the changes as the files hold them.
+
+    No external diff or textconv program runs, so the text is exactly what changed. With
+    `relative`, only changes under `root`, named relative to it. Paths are literal (a name
+    like ':(top)' cannot widen the diff).
+    """
+    # Checked first because outside a repository `git diff` falls back to comparing
+    # files (--no-index) and fails with a usage message instead.
+    run_git(["rev-parse", "--is-inside-work-tree"], root, timeout=timeout)
+    options = ["--no-color", "--no-ext-diff", "--no-textconv"]
+    options += ["--relative"] if relative else []
+    # The range is a revision, never an option (--end-of-options) nor a path (--).
+    arguments = [*options, "--end-of-options", revision_range, "--", *paths]
+    return run_git(
+        ["--literal-pathspecs", "diff", *arguments], root, timeout=timeout, max_output=max_output
     )
-    # Listed only when git read the config (an exit code of 1 means "none set").
-    names = drivers.stdout.split(b"\0") if drivers.returncode == 0 else []
-    overrides = [(name.decode("utf-8", "surrogateescape"), "") for name in names if name]
-    return _run(list(arguments), cwd, timeout, _environment(overrides), max_output)
 
 
 def _run(
-    arguments: list[str], cwd: Path, timeout: float, env: dict[str, str], max_output: int
-) -> GitResult:
+    arguments: Sequence[str], cwd: Path, timeout: float, env: dict[str, str], max_output: int
+) -> tuple[bytes, Exit]:
+    """What git printed, one byte past `max_output` at most, and how it ended."""
     with bounded(["git", "--no-pager", *arguments], cwd=cwd, env=env, timeout=timeout) as git:
         stdout = git.stdout.read(max_output + 1)
         git.stop("enough output")
-        ended = git.wait()
-    return GitResult(
-        returncode=ended.returncode,
-        stdout=stdout[:max_output],
-        stderr=ended.stderr,
-        truncated=len(stdout) > max_output,
-        timed_out=ended.stopped_by == "timeout",
-        cancelled=ended.stopped_by == "cancel",
-    )
+        return stdout, git.wait()
 
 
 def _environment(overrides: Sequence[tuple[str, str]]) -> dict[str, str]:

@@ -10,16 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator import prompts
-from orchestrator.answers import corrective, unusable
+from orchestrator.answers import usable_answer
 from orchestrator.cancel import CancelToken
 from orchestrator.findings import split_findings
-from orchestrator.llm import LLMClient, Usage
+from orchestrator.llm import LLMClient
 from orchestrator.request import Request
 from orchestrator.result import CallUsage, Finding
-
-
-class UnusableAnswer(Exception):
-    """The model's reply, even after a corrective retry, is not an answer."""
 
 
 @dataclass(frozen=True)
@@ -46,20 +42,6 @@ def answer_once(
         {"role": "user", "content": prompts.shared_context(request)},
     ]
 
-    def record(usage: Usage, error: str) -> None:
-        calls.append(CallUsage("single", model, usage, error))
-
-    for retry in (False, True):
-        completion = llm.complete(
-            model=model, messages=messages, cancel=cancel, max_tokens=max_tokens, on_attempt=record
-        )
-        if not (problem := unusable(completion.content, messages[:2])):
-            break
-        if retry:
-            raise UnusableAnswer(f"unusable answer after a retry: {problem}")
-        messages += [
-            {"role": "assistant", "content": completion.content},
-            {"role": "user", "content": corrective(problem)},
-        ]
-    markdown, findings, note = split_findings(completion.content, request.path)
+    answer = usable_answer(llm, model, messages, cancel, max_tokens, calls, "single", prompt_size=2)
+    markdown, findings, note = split_findings(answer, request.path)
     return Answer(markdown, findings, note)

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator import prompts
-from orchestrator.answers import corrective, unusable
+from orchestrator.answers import usable_answer
 from orchestrator.cancel import CancelToken
 from orchestrator.context import CHARS_PER_TOKEN, fit_budget
 from orchestrator.findings import has_findings_block, split_findings
-from orchestrator.llm import LLMClient, Usage
+from orchestrator.llm import LLMClient
 from orchestrator.request import Request
 from orchestrator.result import AgentResult, CallUsage, Finding
 
@@ -20,10 +20,6 @@ class Synthesis:
     markdown: str
     findings: list[Finding]
     note: str = ""  # a problem with the findings block, if any
-
-
-class UnusableSynthesis(Exception):
-    """The synthesis, even after a corrective retry, is not an answer; the message says why."""
 
 
 def synthesise(
@@ -39,7 +35,7 @@ def synthesise(
 ) -> Synthesis:
     """Merge the answers; every request sent is added to `calls`, failed ones too.
 
-    Raises UnusableSynthesis when the model's reply is garbage twice.
+    Raises UnusableAnswer when the model's reply is garbage twice.
     """
     system = prompts.SYNTHESIS_SYSTEM.format(count=len(answers))
     if request.mode.is_review:
@@ -56,25 +52,13 @@ def synthesise(
     if ranking:
         messages.append({"role": "user", "content": ranking})
 
-    def record(usage: Usage, error: str) -> None:
-        calls.append(CallUsage("synthesis", model, usage, error))
-
-    for retry in (False, True):
-        completion = llm.complete(
-            model=model, messages=messages, cancel=cancel, max_tokens=max_tokens, on_attempt=record
-        )
-        # One agent's answer repeated is a fair synthesis of it; several pasted together is not.
-        said = messages if len(answers) > 1 else messages[:2]
-        if not (problem := unusable(completion.content, said)):
-            break
-        if retry:
-            raise UnusableSynthesis(f"unusable answer after a retry: {problem}")
-        messages += [
-            {"role": "assistant", "content": completion.content},
-            {"role": "user", "content": corrective(problem)},
-        ]
-    markdown, findings, note = split_findings(completion.content, request.path)
-    if request.mode.is_review and not has_findings_block(completion.content):
+    # One agent's answer repeated is a fair synthesis of it; several pasted together is not.
+    prompt_size = None if len(answers) > 1 else 2
+    answer = usable_answer(
+        llm, model, messages, cancel, max_tokens, calls, "synthesis", prompt_size=prompt_size
+    )
+    markdown, findings, note = split_findings(answer, request.path)
+    if request.mode.is_review and not has_findings_block(answer):
         note = "the review has no findings block, so no diagnostics were published"
     return Synthesis(markdown, findings, note)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.context import split_lines
-from orchestrator.git import GitResult, run_git
+from orchestrator.git import GitError, GitProblem, diff, run_git
 from server.backend import CannotRun, NothingToDo
 
 GIT_TIMEOUT = 10.0
@@ -42,18 +42,14 @@ def uncommitted_diff(path: Path, text: str, label: str) -> str:
 
 def workspace_diff(root: Path) -> str:
     """Every uncommitted change to tracked files under `root`, paths relative to it."""
-    completed = _git(
-        root, ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--relative", "HEAD", "--"]
-    )
-    error = completed.stderr.strip()
-    if "not a git repository" in error:
-        raise CannotRun(f"{root} is not in a git repository: review diff compares with git HEAD")
-    if completed.returncode != 0:
-        raise CannotRun(f"git diff failed in {root}: {error}")
-    diff = completed.stdout.decode("utf-8", errors="replace")
-    if not diff.strip():
+    try:
+        result = diff(root, relative=True, timeout=GIT_TIMEOUT)
+    except GitError as error:
+        raise _cannot_run(error, root, f"git diff failed in {root}") from None
+    text = result.stdout.decode("utf-8", errors="replace")
+    if not text.strip():
         raise NothingToDo(f"{root.name} has no uncommitted changes: there is no diff to review")
-    return diff
+    return text
 
 
 @dataclass(frozen=True)
@@ -89,22 +85,20 @@ def _lines(text: str) -> list[str]:
 
 def _committed_text(path: Path) -> str:
     """HEAD's version of the file, or '' when it has none (a new file, a repo without commits)."""
-    completed = _git(path.parent, ["show", f"HEAD:./{path.name}"])
-    if completed.returncode == 0:
-        return completed.stdout.decode("utf-8", errors="replace")
-    error = completed.stderr
-    if "not a git repository" in error:
-        raise CannotRun(f"{path} is not in a git repository: review diff compares with git HEAD")
-    if any(phrase in error for phrase in _NOT_IN_HEAD):
-        return ""
-    raise CannotRun(f"git could not show the committed {path.name}: {error}")
-
-
-def _git(directory: Path, arguments: list[str]) -> GitResult:
     try:
-        completed = run_git(arguments, directory, timeout=GIT_TIMEOUT)
-    except FileNotFoundError:
-        raise CannotRun("review diff needs git, and git is not on the PATH") from None
-    if completed.timed_out:
-        raise CannotRun(f"git did not answer within {GIT_TIMEOUT:g} s")
-    return completed
+        result = run_git(["show", f"HEAD:./{path.name}"], path.parent, timeout=GIT_TIMEOUT)
+    except GitError as error:
+        if error.problem is GitProblem.FAILED and any(p in error.detail for p in _NOT_IN_HEAD):
+            return ""
+        raise _cannot_run(error, path, f"git could not show the committed {path.name}") from None
+    return result.stdout.decode("utf-8", errors="replace")
+
+
+def _cannot_run(error: GitError, where: Path, failed: str) -> CannotRun:
+    if error.problem is GitProblem.NOT_STARTED:
+        return CannotRun("review diff needs git, and git is not on the PATH")
+    if error.problem is GitProblem.TIMED_OUT:
+        return CannotRun(f"git did not answer within {GIT_TIMEOUT:g} s")
+    if error.problem is GitProblem.NOT_A_REPOSITORY:
+        return CannotRun(f"{where} is not in a git repository: review diff compares with git HEAD")
+    return CannotRun(f"{failed}: {error.detail}")

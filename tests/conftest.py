@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: the scripted LLM server and a small workspace."""
+"""Fixtures shared by every test: the scripted LLM server, a small workspace, a CLI user."""
 
 from __future__ import annotations
 
@@ -29,6 +29,35 @@ def workspace(tmp_path: Path) -> Path:
     root.mkdir()
     (root / "a.py").write_text(SAMPLE)
     return root
+
+
+@pytest.fixture
+def env(
+    llm_server: ScriptedLLMServer,
+    workspace: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, str]:
+    """A user of `deepthink` in the workspace, pointing at the scripted server.
+
+    No real config leaks in: neither the user's (HOME, XDG_*), nor a project's (the
+    workspace holds none), nor the variables a user may have set.
+    """
+    values = {
+        "DEEPTHINK_BASE_URL": llm_server.base_url,
+        "DEEPTHINK_API_KEY": "test-key",
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        # The workspace must not be taken for part of a repository that holds tmp_path.
+        "GIT_CEILING_DIRECTORIES": str(tmp_path),
+    }
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DEEPTHINK_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(workspace)
+    return values
 
 
 @pytest.fixture

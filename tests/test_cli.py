@@ -7,7 +7,6 @@ the live display on a terminal honestly.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -18,7 +17,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 from rich.console import Console
@@ -29,38 +27,18 @@ from orchestrator.cli.target import Target, parse_target
 from orchestrator.progress import AgentState, AgentStatus, Phase, Snapshot
 from orchestrator.tools import discover_tools
 from tests import scenarios
+from tests.child_process import (
+    LineReader,
+    killed_on_failure,
+    start_deepthink,
+    subprocess_env,
+)
 from tests.conftest import SAMPLE
 from tests.gitrepo import git
 from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SYNTHESIS = "## Summary\nIt divides by zero (`a.py:2`)."
 TIMED_OUT = "stopped after 300 s (orchestrator.task_timeout)"
-
-
-@pytest.fixture
-def env(
-    llm_server: ScriptedLLMServer,
-    workspace: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> dict[str, str]:
-    """A user's environment pointing at the scripted server; no real config leaks in."""
-    values = {
-        "DEEPTHINK_BASE_URL": llm_server.base_url,
-        "DEEPTHINK_API_KEY": "test-key",
-        "HOME": str(tmp_path / "home"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        # The workspace must not be taken for part of a repository that holds tmp_path.
-        "GIT_CEILING_DIRECTORIES": str(tmp_path),
-    }
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DEEPTHINK_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(workspace)
-    return values
 
 
 def deepthink(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -233,13 +211,15 @@ def test_review_diff_refuses_bad_ranges(
 
 
 @pytest.mark.usefixtures("env")
+@pytest.mark.parametrize("argv", [[], ["--workspace", "."]])
 def test_review_diff_outside_a_repository_is_a_usage_error(
-    llm_server: ScriptedLLMServer, capsys: pytest.CaptureFixture[str]
+    llm_server: ScriptedLLMServer, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
-    code, _, err = deepthink(capsys, "review-diff")
+    code, _, err = deepthink(capsys, "review-diff", *argv)
 
     assert code == 2
     assert "not inside a git repository" in err
+    assert llm_server.requests == []
 
 
 # --- options ------------------------------------------------------------------------------
@@ -714,11 +694,6 @@ def test_state_lines_report_phases_and_finished_agents() -> None:
 # --- the real console entry, as a separate process ------------------------------------------
 
 
-def subprocess_env(env: dict[str, str]) -> dict[str, str]:
-    keep = {name: os.environ[name] for name in ("PATH", "LANG", "SYSTEMROOT") if name in os.environ}
-    return {**keep, **env, "PYTHONPATH": str(PROJECT_ROOT), "COLUMNS": "100"}
-
-
 def test_console_entry_runs_end_to_end(
     llm_server: ScriptedLLMServer, env: dict[str, str], workspace: Path
 ) -> None:
@@ -750,17 +725,10 @@ def test_ctrl_c_cancels_and_prints_the_finished_answers(
     )
     llm_server.add(scenarios.is_agent, Reply(content="too late", delay=60))
     llm_server.add(scenarios.SYNTHESIS, Reply(content="no synthesis after a cancel"))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "explain", "a.py", "--agents", "2"],
-        cwd=workspace,
-        env=subprocess_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_deepthink(["explain", "a.py", "--agents", "2"], workspace, env)
     assert process.stdout is not None and process.stderr is not None
-    with _killed_on_failure(process):
-        stderr = _LineReader(process.stderr)
+    with killed_on_failure(process):
+        stderr = LineReader(process.stderr)
         stderr.wait_for("agent 1/2 (role 1, gpt-4o-mini): done")  # and agent 2 is stuck
         assert len(llm_server.wait_for_requests(3)) == 3
 
@@ -799,7 +767,7 @@ def test_live_display_on_a_terminal(
     )
     os.close(out_slave)
     os.close(err_slave)
-    with _killed_on_failure(process):
+    with killed_on_failure(process):
         readers = [_read_all_in_background(fd) for fd in (out_master, err_master)]
         code = process.wait(timeout=60)
         stdout, stderr = (reader() for reader in readers)
@@ -809,48 +777,6 @@ def test_live_display_on_a_terminal(
     assert "\x1b[" in stderr  # drawn in place, with colour
     for expected in ("role 1", "role 2", "gpt-4o-mini", "done: 2 done", "100%", "elapsed"):
         assert expected in stderr
-
-
-@contextlib.contextmanager
-def _killed_on_failure(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-class _LineReader:
-    """Reads a child's pipe in the background, so a test can wait for a line without blocking."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self._ended = False
-        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
-
-    def wait_for(self, text: str, timeout: float = 30) -> None:
-        with self._changed:
-            found = self._changed.wait_for(
-                lambda: self._ended or any(text in line for line in self.lines), timeout
-            )
-            assert found and any(text in line for line in self.lines), self.lines
-
-    def rest(self, timeout: float = 30) -> str:
-        """Everything the pipe carried, once it has ended."""
-        with self._changed:
-            assert self._changed.wait_for(lambda: self._ended, timeout), self.lines
-            return "".join(self.lines)
-
-    def _pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            with self._changed:
-                self.lines.append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._ended = True
-            self._changed.notify_all()
 
 
 def _read_all_in_background(fd: int) -> Callable[[], str]:

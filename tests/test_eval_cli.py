@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,8 @@ import pytest
 
 from orchestrator.cli import main
 from tests import scenarios
+from tests.child_process import LineReader, killed_on_failure, start_deepthink
 from tests.llm_server import Body, RecordedRequest, Reply, ScriptedLLMServer, prompt_tokens
-from tests.test_cli import _killed_on_failure, _LineReader, subprocess_env
 
 SINGLE = "expert engineer answering"  # in prompts.SINGLE_SYSTEM
 
@@ -78,27 +76,6 @@ def suite(tmp_path: Path) -> Path:
         (root / name).write_text(text)
     (root / "suite.toml").write_text(MANIFEST)
     return root
-
-
-@pytest.fixture
-def env(
-    llm_server: ScriptedLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
-    """A user's environment pointing at the scripted server; no real config leaks in."""
-    values = {
-        "DEEPTHINK_BASE_URL": llm_server.base_url,
-        "DEEPTHINK_API_KEY": "test-key",
-        "HOME": str(tmp_path / "home"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-    }
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DEEPTHINK_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    (tmp_path / "cwd").mkdir()
-    monkeypatch.chdir(tmp_path / "cwd")
-    return values
 
 
 def case_of(body: Body) -> str:
@@ -353,17 +330,10 @@ def test_ctrl_c_keeps_the_finished_cases_and_a_rerun_finishes_the_rest(
     script_reviews(llm_server, single={name: [] for name in FILES}, heavy={})
     results = tmp_path / "results.jsonl"
     command = ["eval", "--suite", str(suite), "--configs", "single", "--results", str(results)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", *command, "--parallel-cases", "1"],
-        cwd=tmp_path,
-        env=subprocess_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_deepthink([*command, "--parallel-cases", "1"], tmp_path, env)
     assert process.stdout is not None and process.stderr is not None
-    with _killed_on_failure(process):
-        stderr = _LineReader(process.stderr)
+    with killed_on_failure(process):
+        stderr = LineReader(process.stderr)
         stderr.wait_for("eval: single calc.py #1: missed the defect")
         llm_server.wait_for_requests(2)  # fetch.js is waiting for its answer
 

@@ -33,7 +33,7 @@ from server.anchors import Anchor, anchor_lines, follow, line_break_of, relocate
 from server.backend import Backend, CannotRun, NothingToDo
 from server.citations import link_citations
 from server.comments import comment_insertion, style_for
-from server.gitdiff import uncommitted_diff
+from server.gitdiff import uncommitted_diff, workspace_diff
 from server.reporting import (
     ProgressReporter,
     agent_views,
@@ -699,3 +699,5 @@ def test_the_diff_compares_the_buffer_with_head(tmp_path: Path) -> None:
 def test_the_diff_needs_a_git_repository(tmp_path: Path) -> None:
     with pytest.raises(CannotRun, match="is not in a git repository"):
         uncommitted_diff(tmp_path / "a.py", CODE, "a.py")
+    with pytest.raises(CannotRun, match="is not in a git repository"):
+        workspace_diff(tmp_path)

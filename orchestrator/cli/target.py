@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.cli.shell import NothingToReview, UsageError
-from orchestrator.config import (
-    Config,
-)
+from orchestrator.config import Config
 from orchestrator.context import review_diff_request, selection_request, split_lines
-from orchestrator.git import run_git
+from orchestrator.git import GitError, GitProblem, diff, run_git
 from orchestrator.request import Mode, Request
 from orchestrator.workspace import BINARY_SNIFF_BYTES
 
@@ -104,15 +102,13 @@ def read_diff(root: Path, rev_range: str | None) -> str:
         raise UsageError(f"review-diff: '{rev_range}' is not a revision range")
     revision = rev_range or "HEAD"
     described = f"git diff {revision}"
-    # `--` makes git read the range as revisions only, never as paths; no external diff
-    # or textconv programs run, so the model sees exactly what changed in the files.
-    result = _git(["diff", "--no-color", "--no-ext-diff", "--no-textconv", revision, "--"], root)
-    if result.returncode != 0:
-        problem = result.stderr.strip().splitlines()[:1] or [f"exit code {result.returncode}"]
-        raise UsageError(f"review-diff: {described} failed: {problem[0]}")
+    try:
+        result = diff(root, revision, timeout=GIT_TIMEOUT, max_output=MAX_FILE_BYTES)
+    except GitError as error:
+        raise UsageError(_git_problem(error, root, described)) from None
     if not result.stdout.strip():
         raise NothingToReview(f"review-diff: nothing to review: {described} is empty")
-    return result.stdout
+    return result.stdout.decode("utf-8", errors="replace")
 
 
 def explicit_workspace(directory: Path | None) -> Path | None:
@@ -137,11 +133,11 @@ def default_workspace(file: Path) -> Path:
 
 def git_toplevel(directory: Path) -> Path | None:
     try:
-        result = _git(["rev-parse", "--show-toplevel"], directory)
-    except UsageError:
-        return None  # no git at all: not a repository either
-    top = result.stdout.strip()
-    return Path(top).resolve() if result.returncode == 0 and top else None
+        result = run_git(["rev-parse", "--show-toplevel"], directory, timeout=GIT_TIMEOUT)
+    except GitError:
+        return None  # no git at all, or no repository: no top level either way
+    top = result.stdout.decode("utf-8", errors="replace").strip()
+    return Path(top).resolve() if top else None
 
 
 def relative_path(file: Path, root: Path) -> str:
@@ -150,22 +146,12 @@ def relative_path(file: Path, root: Path) -> str:
     return file.relative_to(root).as_posix()
 
 
-def _git(arguments: list[str], cwd: Path) -> GitOutput:
-    try:
-        result = run_git(arguments, cwd, timeout=GIT_TIMEOUT, max_output=MAX_FILE_BYTES)
-    except FileNotFoundError as error:
-        raise UsageError(f"cannot run git in {cwd}: {error.strerror}") from None
-    except NotADirectoryError:
-        raise UsageError(f"cannot run git in {cwd}: not a directory") from None
-    if result.timed_out:
-        raise UsageError(f"git {arguments[0]} took more than {GIT_TIMEOUT:g} s")
-    return GitOutput(
-        result.returncode, result.stdout.decode("utf-8", errors="replace"), result.stderr
-    )
-
-
-@dataclass(frozen=True)
-class GitOutput:
-    returncode: int
-    stdout: str
-    stderr: str
+def _git_problem(error: GitError, cwd: Path, described: str) -> str:
+    if error.problem is GitProblem.NOT_STARTED:
+        return f"cannot run git in {cwd}: {error.detail}"
+    if error.problem is GitProblem.TIMED_OUT:
+        return f"{described} took more than {GIT_TIMEOUT:g} s"
+    if error.problem is GitProblem.NOT_A_REPOSITORY:
+        return f"review-diff: {cwd} is not inside a git repository"
+    first_line = error.detail.splitlines()[:1] or [error.problem.value]
+    return f"review-diff: {described} failed: {first_line[0]}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from orchestrator.git import GitResult, run_git
+from orchestrator.git import GitError, GitOutput, GitProblem, diff, run_git
 from orchestrator.tools.arguments import capped_positive_int, optional_string
 from orchestrator.tools.base import Tool
 from orchestrator.workspace import ToolError, Workspace
@@ -49,19 +51,16 @@ class GitDiff(Tool):
                 f"invalid rev_range {rev_range!r}: use revision names and ranges like "
                 "'HEAD~1..HEAD' (letters, digits and _ @ . / ~ ^ { } -, not starting with '-')"
             )
-        output = _run_git(
-            workspace,
-            "diff",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--no-color",
-            "--relative",  # paths relative to the workspace, as the other tools show them
-            "--end-of-options",
-            rev_range,
-            "--",
-            pathspec,
-        )
-        return _without_refused_files(workspace, output) or "No differences."
+        with _as_tool_error():
+            result = diff(
+                workspace.root,
+                rev_range,
+                relative=True,  # paths relative to the workspace, as the other tools show them
+                paths=[pathspec],
+                timeout=_TIMEOUT_SECONDS,
+                max_output=workspace.max_read_bytes,
+            )
+        return _without_refused_files(workspace, _text(workspace, result)) or "No differences."
 
 
 class GitLog(Tool):
@@ -90,8 +89,8 @@ class GitLog(Tool):
     def execute(self, workspace: Workspace, arguments: dict[str, Any]) -> str:
         pathspec = _pathspec(workspace, arguments)
         count = capped_positive_int(arguments, "max_count", _DEFAULT_COMMITS, _MAX_COMMITS)
-        output = _run_git(
-            workspace,
+        log = [
+            "--literal-pathspecs",  # a name like ':(top)' cannot widen it beyond the workspace
             "log",
             f"--max-count={count}",
             "--date=short",
@@ -100,8 +99,12 @@ class GitLog(Tool):
             "--no-show-signature",  # log.showSignature would run gpg
             "--",
             pathspec,
-        )
-        return output or "No commits."
+        ]
+        with _as_tool_error():
+            result = run_git(
+                log, workspace.root, timeout=_TIMEOUT_SECONDS, max_output=workspace.max_read_bytes
+            )
+        return _text(workspace, result) or "No commits."
 
 
 # The lines of a file's section of a diff that name it, before and after.
@@ -141,35 +144,25 @@ def _pathspec(workspace: Workspace, arguments: dict[str, Any]) -> str:
     return workspace.relative(workspace.resolve(optional_string(arguments, "path", ".")))
 
 
-def _run_git(workspace: Workspace, *arguments: str) -> str:
-    """Run git in the workspace root; its output, capped at the workspace read limit."""
-    # Checked first because outside a repository `git diff` falls back to comparing
-    # files (--no-index) and fails with a usage message instead.
-    _run(workspace, ("rev-parse", "--is-inside-work-tree"))
-    result = _run(workspace, arguments)
+@contextmanager
+def _as_tool_error() -> Iterator[None]:
+    try:
+        yield
+    except GitError as error:
+        raise ToolError(_TOOL_MESSAGES.get(error.problem, f"git failed: {error.detail}")) from None
+
+
+_TOOL_MESSAGES = {
+    GitProblem.NOT_STARTED: "git is not installed, so git tools are unavailable",
+    GitProblem.CANCELLED: "git was stopped: the agent was cancelled",
+    GitProblem.TIMED_OUT: f"git took longer than {_TIMEOUT_SECONDS:g} s; narrow the path or range",
+    GitProblem.NOT_A_REPOSITORY: "the workspace is not inside a git repository",
+}
+
+
+def _text(workspace: Workspace, result: GitOutput) -> str:
+    """What git printed, saying where it was cut at the workspace read limit."""
     text = result.stdout.decode("utf-8", errors="replace")
     if result.truncated:
         return f"{text}\n[truncated at {workspace.max_read_bytes} bytes; narrow the path or range]"
     return text
-
-
-def _run(workspace: Workspace, arguments: tuple[str, ...]) -> GitResult:
-    try:
-        # Literal pathspecs: a name like ':(top)' cannot widen the search beyond the workspace.
-        result = run_git(
-            ["--literal-pathspecs", *arguments],
-            workspace.root,
-            timeout=_TIMEOUT_SECONDS,
-            max_output=workspace.max_read_bytes,
-        )
-    except FileNotFoundError as error:
-        raise ToolError("git is not installed, so git tools are unavailable") from error
-    if result.cancelled:
-        raise ToolError("git was stopped: the agent was cancelled")
-    if result.timed_out:
-        raise ToolError(f"git took longer than {_TIMEOUT_SECONDS:g} s; narrow the path or range")
-    if result.returncode != 0 and not result.truncated:
-        if "not a git repository" in result.stderr:
-            raise ToolError("the workspace is not inside a git repository")
-        raise ToolError(f"git failed: {result.stderr}")
-    return result
