@@ -451,10 +451,11 @@ class Orchestrator:
         return Checked(kept, verified.rejected, [*notes, *verified.failures])
 
     def _grounding_text(self, path: str) -> str | None:
-        """A cited file's text to check findings against: '' when there is no such file,
-        None when it cannot be checked (refused, outside the workspace, cut at the read cap)."""
+        """A cited file's text to check findings against (the editor's, when it is open with
+        unsaved edits): '' when there is no such file, None when it cannot be checked
+        (refused, outside the workspace, cut at the read cap)."""
         try:
-            if not self.workspace.resolve(path).exists():
+            if not self.workspace.has_file(path):
                 return ""
             excerpt = self.workspace.read_excerpt(path)
         except (ToolError, OSError):

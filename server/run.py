@@ -58,6 +58,9 @@ class JobHost(Editor, Protocol):
 
     def workspace_folders(self) -> list[Path]: ...
 
+    def open_files(self) -> dict[str, str]:
+        """The text of every file open in the editor, by its path, unsaved edits included."""
+
     @property
     def supports_progress(self) -> bool: ...
 
@@ -115,7 +118,7 @@ def _read_arguments(ls: JobHost, argument: object) -> tuple[RunArguments, Select
     root = workspace_root(path, ls.workspace_folders())
     # A review diff is about the file's changes, wherever the cursor is.
     chosen = None if args.mode is Mode.REVIEW_DIFF else args.range
-    selection = take_selection(args.uri, path, root, text, language_id, chosen)
+    selection = take_selection(args.uri, path, root, text, language_id, chosen, ls.open_files())
     return args, selection
 
 
@@ -236,7 +239,7 @@ def _perform(
         selection, args.mode, args.question, resources.config.context.max_tokens, diff
     )
     try:
-        workspace = Workspace(selection.root)
+        workspace = Workspace(selection.root, buffers=selection.buffers)
     except ValueError as error:
         raise CannotRun(str(error)) from None
     orchestrator = Orchestrator(resources.config, workspace, resources.llm, resources.cache)

@@ -667,3 +667,70 @@ def test_allow_and_deny_paths_adjust_what_agents_may_read(secrets_root: Path) ->
         call(ReadFile, workspace, path="config/.env.production")
     with pytest.raises(ToolError, match=r"matches agent\.deny_paths"):
         call(ReadFile, workspace, path="src/settings.py")
+
+
+# --- files open in an editor with unsaved edits ---------------------------------------------
+
+
+def test_read_file_reads_the_editors_unsaved_text(root: Path) -> None:
+    edited = "import os\n\ndef main():\n    # unsaved\n    return os.getcwd()\n"
+    workspace = Workspace(root, buffers={str(root / "src" / "app.py"): edited})
+
+    assert workspace.unsaved == {"src/app.py": edited}
+    assert "   4|     # unsaved\n   5|     return" in call(ReadFile, workspace, path="src/app.py")
+    assert call(ReadFile, workspace, path="src/app.py", start_line=4, end_line=4) == (
+        "   4|     # unsaved"
+    )
+
+
+def test_a_new_file_not_saved_yet_is_read_from_the_editor(root: Path) -> None:
+    workspace = Workspace(root, buffers={"src/new.py": "x = 1\n"})
+
+    assert workspace.has_file("src/new.py") and not (root / "src" / "new.py").exists()
+    assert call(ReadFile, workspace, path="src/new.py") == "   1| x = 1"
+
+
+def test_buffers_as_saved_or_outside_the_workspace_are_not_unsaved(
+    root: Path, tmp_path: Path
+) -> None:
+    saved = (root / "README.md").read_text()
+    buffers = {
+        str(root / "README.md"): saved,
+        str(tmp_path / "outside" / "secret.txt"): "TOP SECRET, edited\n",
+        str(root / ".git" / "config"): "[core]\n",
+    }
+    workspace = Workspace(root, buffers=buffers)
+
+    assert workspace.unsaved == {}
+    with pytest.raises(SandboxError):
+        call(ReadFile, workspace, path="../outside/secret.txt")
+
+
+def test_the_read_policy_refuses_unsaved_text_as_it_refuses_the_file(root: Path) -> None:
+    buffers = {".env": "API_KEY=edited\n", "id_rsa": "-----BEGIN KEY-----\n"}
+    workspace = Workspace(root, buffers=buffers).with_policy(ReadPolicy())
+
+    for path in buffers:
+        with pytest.raises(ToolError, match="may hold secrets"):
+            call(ReadFile, workspace, path=path)
+    allowed = workspace.with_policy(ReadPolicy(allow=(".env",)))
+    assert call(ReadFile, allowed, path=".env") == "   1| API_KEY=edited"
+
+
+def test_search_says_it_read_the_saved_files_and_names_the_unsaved_ones(root: Path) -> None:
+    edited = "import os\n\ndef main():\n    return os.getcwd()  # edited\n"
+    buffers = {"src/app.py": edited, "src/new.py": "main()\n", ".env": "main=1\n"}
+    workspace = Workspace(root, buffers=buffers)
+
+    found = call(Search, workspace, pattern="main")
+    in_readme = call(Search, workspace, pattern="main", path="README.md")
+
+    assert found.splitlines() == [
+        "README.md:2: main entry point",
+        "src/app.py:3: def main():",
+        "[searched the saved files; open with unsaved edits: src/app.py, src/new.py "
+        "(read_file shows their current text)]",
+    ]
+    assert "unsaved" not in in_readme
+    with pytest.raises(ToolError, match="not saved yet, and search reads saved files"):
+        call(Search, workspace, pattern="main", path="src/new.py")

@@ -53,7 +53,8 @@ class Search(Tool):
     description: ClassVar[str] = (
         "Search workspace files for a regular expression (ripgrep's syntax: like Python's, "
         "without look-around or backreferences), line by line. Returns 'path:line: text' for "
-        "each match, in path order. Files excluded by .gitignore and binary files are skipped."
+        "each match, in path order. Files excluded by .gitignore and binary files are skipped. "
+        "It searches files as saved: it names the ones open with unsaved edits."
     )
     parameters: ClassVar[dict[str, Any]] = {
         "type": "object",
@@ -79,7 +80,13 @@ class Search(Tool):
         where = optional_string(arguments, "path", ".")
         limit = capped_positive_int(arguments, "max_results", _DEFAULT_RESULTS, _MAX_RESULTS)
         start = workspace.resolve(where)
+        unsaved = _unsaved_under(workspace, start)
         if not start.exists():
+            if unsaved:
+                raise ToolError(
+                    f"{where} is open in the editor and not saved yet, and search reads saved "
+                    "files: read it with read_file"
+                )
             raise ToolError(f"no such file or directory: {where}")
         if not (start.is_dir() or start.is_file()):
             raise ToolError(f"{where} is not a regular file")  # a FIFO would block rg
@@ -104,6 +111,12 @@ class Search(Tool):
             rg.stop("enough matches")
             ended = rg.wait()
         footer = []
+        if unsaved:
+            # rg reads the disk; the editor's text of these is what read_file returns.
+            footer.append(
+                f"[searched the saved files; open with unsaved edits: {', '.join(unsaved)} "
+                "(read_file shows their current text)]"
+            )
         if refused:
             footer.append(f"[{refused} match(es) in files agents may not read are not shown]")
         if len(matches) > limit:
@@ -126,6 +139,17 @@ class Search(Tool):
             scope = "the workspace" if where == "." else where
             return "\n".join([f"No matches for {pattern!r} in {scope}.", *footer])
         return "\n".join(matches + footer)
+
+
+def _unsaved_under(workspace: Workspace, start: Path) -> list[str]:
+    """The files open with unsaved edits that the search covers, but does not see as edited."""
+    scope = "" if start == workspace.root else workspace.relative(start)
+    return sorted(
+        path
+        for path in workspace.unsaved
+        if not scope or path == scope or path.startswith(f"{scope}/")
+        if workspace.refusal(path) is None
+    )
 
 
 def _match_line(line: bytes) -> tuple[str, str]:
