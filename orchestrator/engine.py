@@ -41,7 +41,7 @@ from orchestrator.skeptic import Skeptic
 from orchestrator.synthesis import UnusableSynthesis, labelled_answers, synthesise
 from orchestrator.tools import build_tools
 from orchestrator.tools.base import ToolError
-from orchestrator.workspace import ReadPolicy, Workspace
+from orchestrator.workspace import Workspace
 
 # Tokens an agent's prompt needs besides the code: system prompt, task, tool results.
 _AGENT_OVERHEAD = 400
@@ -70,8 +70,7 @@ class Orchestrator:
         cache: ResultCache | None = None,
     ) -> None:
         self.config = config
-        allowed = ReadPolicy(tuple(config.agent.allow_paths), tuple(config.agent.deny_paths))
-        self.workspace = workspace.with_policy(allowed)
+        self.workspace = workspace.with_policy(config.agent.read_policy())
         self.llm = llm
         self.tools = build_tools(config.agent.tools)
         self.cache = cache if config.cache.enabled else None

@@ -50,6 +50,7 @@ class Finished:
     selection: Selection
     result: RunResult
     diff: str | None = None  # what a review diff reviewed
+    left_out: str = ""  # which files of the diff the model was not shown, and why
 
 
 async def deliver(
@@ -72,6 +73,7 @@ async def deliver(
             result.markdown, functools.partial(_file_uri, selection.root), result.bad_citations
         )
         + hover_footer(result)
+        + (f"\n\n---\n*Not reviewed: {finished.left_out}*" if finished.left_out else "")
     )
     status = result.status.value
     record = FinishedResult(finished.job, args.uri, args.range, args.mode.value, status, markdown)
@@ -131,7 +133,8 @@ def _deliver_diff_review(ls: Editor, results: Results, finished: Finished, markd
         types.MessageType.Info,
         f"Deep think reviewed the changes of {where}: {findings} finding"
         f"{'s' if findings != 1 else ''} in the problems list; the summary is in the output "
-        "log and on hover over the changed lines.",
+        "log and on hover over the changed lines."
+        + (f" Not reviewed: {finished.left_out}." if finished.left_out else ""),
     )
 
 

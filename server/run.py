@@ -22,6 +22,7 @@ from pygls.progress import Progress as WorkDoneProgress
 from pygls.uris import to_fs_path, uri_scheme
 
 from orchestrator.context import split_lines
+from orchestrator.diffpolicy import shown_diff
 from orchestrator.engine import Orchestrator
 from orchestrator.progress import Progress
 from orchestrator.request import Mode
@@ -230,17 +231,21 @@ def _perform(
     resources: Resources, args: RunArguments, selection: Selection, job: Job, progress: Progress
 ) -> Finished:
     """The blocking part, on a job thread."""
-    diff = None
-    if args.mode is Mode.REVIEW_DIFF and args.scope is Scope.WORKSPACE:
-        diff = workspace_diff(selection.root)
-    elif args.mode is Mode.REVIEW_DIFF:
-        diff = uncommitted_diff(selection.path, selection.text, selection.relative_path)
-    request = build_request(
-        selection, args.mode, args.question, resources.config.context.max_tokens, diff
-    )
     try:
         workspace = Workspace(selection.root, buffers=selection.buffers)
     except ValueError as error:
         raise CannotRun(str(error)) from None
     orchestrator = Orchestrator(resources.config, workspace, resources.llm, resources.cache)
-    return Finished(job.id, args, selection, orchestrator.run(request, job.cancel, progress), diff)
+    diff = None
+    if args.mode is Mode.REVIEW_DIFF and args.scope is Scope.WORKSPACE:
+        diff = workspace_diff(selection.root)
+    elif args.mode is Mode.REVIEW_DIFF:
+        diff = uncommitted_diff(selection.path, selection.text, selection.relative_path)
+    shown = shown_diff(diff or "", orchestrator.workspace.refusal)
+    if diff is not None and not shown.text.strip():
+        raise NothingToDo(f"nothing to review: {shown.note}")
+    request = build_request(
+        selection, args.mode, args.question, resources.config.context.max_tokens, shown.text
+    )
+    result = orchestrator.run(request, job.cancel, progress)
+    return Finished(job.id, args, selection, result, diff and shown.text, shown.note)
