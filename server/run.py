@@ -248,4 +248,6 @@ def _perform(
         selection, args.mode, args.question, resources.config.context.max_tokens, shown.text
     )
     result = orchestrator.run(request, job.cancel, progress)
-    return Finished(job.id, args, selection, result, diff and shown.text, shown.note)
+    return Finished(
+        job.id, args, selection, result, diff and shown.text, shown.note, request.question
+    )
