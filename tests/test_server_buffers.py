@@ -33,7 +33,12 @@ async def test_a_review_of_unsaved_code_reads_and_grounds_the_editors_text(
 
     def agent(body: dict[str, Any]) -> Reply:
         if not tool_results(body):
-            return Reply(tool_calls=[ToolCall("read_file", {"path": "a.py"})])
+            return Reply(
+                tool_calls=[
+                    ToolCall("read_file", {"path": "a.py"}),
+                    ToolCall("search", {"pattern": "must not be zero"}),
+                ]
+            )
         return Reply(content="The guard is an assert." + findings_block([finding]))
 
     llm_server.add(DECOMPOSE, Reply(content=plan(AGENTS)))
@@ -53,9 +58,11 @@ async def test_a_review_of_unsaved_code_reads_and_grounds_the_editors_text(
         )
 
     assert (ed.root / "a.py").read_text() == SOURCE, "the edit was never saved"
-    reads = [result for request in llm_server.requests for result in tool_results(request.body)]
-    assert len(reads) == AGENTS
-    assert all(f"   5| {GUARD}\n   6|     return a / b" in read for read in reads)
+    seen = [found for request in llm_server.requests if (found := tool_results(request.body))]
+    assert len(seen) == AGENTS  # each agent's second turn
+    for read, search in seen:
+        assert f"   5| {GUARD}\n   6|     return a / b" in read
+        assert search == f"a.py:5: {GUARD.strip()}"
     assert "dropped" not in str(end)
     assert diagnostic.range.start.line == 4  # the guard's line, in the buffer
     assert diagnostic.message.startswith("An assert vanishes under python -O")

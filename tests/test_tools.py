@@ -717,20 +717,26 @@ def test_the_read_policy_refuses_unsaved_text_as_it_refuses_the_file(root: Path)
     assert call(ReadFile, allowed, path=".env") == "   1| API_KEY=edited"
 
 
-def test_search_says_it_read_the_saved_files_and_names_the_unsaved_ones(root: Path) -> None:
-    edited = "import os\n\ndef main():\n    return os.getcwd()  # edited\n"
+def test_search_reads_files_open_with_unsaved_edits_as_the_editor_has_them(root: Path) -> None:
+    edited = "import os\n\ndef main():\n    return os.getcwd()  # main, edited\n"
     buffers = {"src/app.py": edited, "src/new.py": "main()\n", ".env": "main=1\n"}
     workspace = Workspace(root, buffers=buffers)
 
-    found = call(Search, workspace, pattern="main")
-    in_readme = call(Search, workspace, pattern="main", path="README.md")
+    everywhere = call(Search, workspace, pattern="main")
+    in_the_new_file = call(Search, workspace, pattern="main", path="src/new.py")
+    as_saved_only = call(Search, workspace, pattern="getcwd..$", path="src")
+    cut = call(Search, workspace, pattern="main", max_results=2)
 
-    assert found.splitlines() == [
+    assert everywhere.splitlines() == [
         "README.md:2: main entry point",
         "src/app.py:3: def main():",
-        "[searched the saved files; open with unsaved edits: src/app.py, src/new.py "
-        "(read_file shows their current text)]",
+        "src/app.py:4: return os.getcwd()  # main, edited",
+        "src/new.py:1: main()",
     ]
-    assert "unsaved" not in in_readme
-    with pytest.raises(ToolError, match="not saved yet, and search reads saved files"):
-        call(Search, workspace, pattern="main", path="src/new.py")
+    assert in_the_new_file == "src/new.py:1: main()"
+    assert as_saved_only == "No matches for 'getcwd..$' in src."
+    assert cut.splitlines() == [
+        "README.md:2: main entry point",
+        "src/app.py:3: def main():",
+        "[stopped at 2 matches; narrow the pattern or path]",
+    ]
