@@ -86,9 +86,8 @@ class Search(Tool):
         searches: list[_Search] = [
             _Search(pattern, [], stdin, shown_as=path) for path, stdin in buffers.items()
         ]
-        if start.is_file() and workspace.relative(start) in buffers:
-            pass  # the editor's text only
-        elif start.exists():
+        # One file open with unsaved edits is searched in the editor's text alone.
+        if start.exists() and workspace.relative(start) not in buffers:
             if not (start.is_dir() or start.is_file()):
                 raise ToolError(f"{where} is not a regular file")  # a FIFO would block rg
             if start.is_file() and _is_binary(start):
