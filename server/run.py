@@ -249,5 +249,11 @@ def _perform(
     )
     result = orchestrator.run(request, job.cancel, progress)
     return Finished(
-        job.id, args, selection, result, diff and shown.text, shown.note, request.question
+        job.id,
+        args,
+        selection,
+        result,
+        diff=None if diff is None else shown.text,
+        left_out=shown.note,
+        question=request.question,
     )
