@@ -16,6 +16,8 @@ import platformdirs
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from orchestrator.workspace import ReadPolicy
+
 WORKSPACE_FILE = ".deepthink.yaml"
 KEY_VARIABLES = ("DEEPTHINK_API_KEY", "OPENAI_API_KEY")
 
@@ -101,6 +103,9 @@ class AgentConfig(_Section):
     deny_paths: list[str] = Field(default_factory=list)
     # None enables every discovered tool; a list restricts agents to those names.
     tools: list[str] | None = None
+
+    def read_policy(self) -> ReadPolicy:
+        return ReadPolicy(tuple(self.allow_paths), tuple(self.deny_paths))
 
     @field_validator("tools")
     @classmethod

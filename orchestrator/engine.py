@@ -42,7 +42,7 @@ from orchestrator.skeptic import Skeptic
 from orchestrator.synthesis import labelled_answers, synthesise
 from orchestrator.tools import build_tools
 from orchestrator.tools.base import ToolError
-from orchestrator.workspace import ReadPolicy, Workspace
+from orchestrator.workspace import Workspace
 
 # Tokens an agent's prompt needs besides the code: system prompt, task, tool results.
 _AGENT_OVERHEAD = 400
@@ -71,8 +71,7 @@ class Orchestrator:
         cache: ResultCache | None = None,
     ) -> None:
         self.config = config
-        allowed = ReadPolicy(tuple(config.agent.allow_paths), tuple(config.agent.deny_paths))
-        self.workspace = workspace.with_policy(allowed)
+        self.workspace = workspace.with_policy(config.agent.read_policy())
         self.llm = llm
         self.tools = build_tools(config.agent.tools)
         self.cache = cache if config.cache.enabled else None
@@ -437,10 +436,11 @@ class Orchestrator:
         return Checked(kept, verified.rejected, [*notes, *verified.failures])
 
     def _grounding_text(self, path: str) -> str | None:
-        """A cited file's text to check findings against: '' when there is no such file,
-        None when it cannot be checked (refused, outside the workspace, cut at the read cap)."""
+        """A cited file's text to check findings against (the editor's, when it is open with
+        unsaved edits): '' when there is no such file, None when it cannot be checked
+        (refused, outside the workspace, cut at the read cap)."""
         try:
-            if not self.workspace.resolve(path).exists():
+            if not self.workspace.has_file(path):
                 return ""
             excerpt = self.workspace.read_excerpt(path)
         except (ToolError, OSError):

@@ -59,20 +59,30 @@ class Running:
 
 @contextmanager
 def bounded(
-    command: list[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+    command: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    stdin: bytes | None = None,
 ) -> Iterator[Running]:
-    """Start `command`; it is killed after `timeout` seconds, on cancel, and on leaving.
+    """Start `command`, reading `stdin` (or nothing); it is killed after `timeout` seconds,
+    on cancel, and on leaving.
 
     Raises FileNotFoundError when the program does not exist.
     """
     cancel = active_token()
-    # stderr goes to a file: a pipe nobody reads while stdout is read could fill and block.
-    with tempfile.TemporaryFile() as stderr:
+    # stdin and stderr are files: a pipe written to, or not read, while stdout is read could
+    # fill and block. No input is the null device: rg searches a stdin that is a file or pipe.
+    with tempfile.TemporaryFile() as stderr, tempfile.TemporaryFile() as given:
+        if stdin is not None:
+            given.write(stdin)
+            given.seek(0)
         process = subprocess.Popen(
             command,
             cwd=cwd,
             env=dict(env),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else given,
             stdout=subprocess.PIPE,
             stderr=stderr,
         )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -113,6 +114,18 @@ def _is_ignored(rules: tuple[_GitIgnore, ...], relative_path: str, is_dir: bool)
     return False
 
 
+def _is_saved(file: Path, text: str) -> bool:
+    """Whether `text` is the file's saved content (no file: it is not)."""
+    data = text.encode("utf-8", errors="replace")
+    try:
+        status = file.stat()
+        if not stat.S_ISREG(status.st_mode) or status.st_size != len(data):
+            return False  # (a FIFO would block the read)
+        return file.read_bytes() == data
+    except OSError:
+        return False
+
+
 def _is_git_dir_name(name: str) -> bool:
     # casefold: on case-insensitive filesystems ".GIT/config" is the same file.
     return name.casefold() == ".git"
@@ -124,10 +137,18 @@ class Workspace:
     Every path goes through `resolve`, which follows symlinks before checking
     containment, so a link cannot lead a tool out of the root or into `.git`.
     Reads are capped at `max_read_bytes` so a huge file cannot flood the model.
+
+    `buffers` are files as an editor has them open (path, absolute or relative to the root,
+    to text): agents read the code the user sees, unsaved edits included. Those whose text
+    is the saved file's are left out, so `unsaved` holds exactly the unsaved ones.
     """
 
     def __init__(
-        self, root: Path | str, max_read_bytes: int = 256_000, policy: ReadPolicy = ReadPolicy()
+        self,
+        root: Path | str,
+        max_read_bytes: int = 256_000,
+        policy: ReadPolicy = ReadPolicy(),
+        buffers: Mapping[str, str] | None = None,
     ) -> None:
         resolved = Path(root).resolve()
         if not resolved.is_dir():
@@ -141,9 +162,23 @@ class Workspace:
         # A workspace serves one job, whose agents read many files under the same few
         # .gitignore files: each is read once. (Racing threads may both read one; same result.)
         self._gitignores: dict[Path, list[_GitIgnore]] = {}
+        # Relative path -> the editor's text, for the files whose text is not the saved one.
+        self.unsaved: dict[str, str] = {}
+        for path, text in (buffers or {}).items():
+            try:
+                real = self.resolve(path)
+            except SandboxError:
+                continue  # open in the editor, but not a file agents could read anyway
+            if not _is_saved(real, text):
+                self.unsaved[self.relative(real)] = text
 
     def with_policy(self, policy: ReadPolicy) -> Workspace:
-        return Workspace(self.root, self.max_read_bytes, policy)
+        return Workspace(self.root, self.max_read_bytes, policy, self.unsaved)
+
+    def has_file(self, path: str) -> bool:
+        """Whether the file exists, on disk or only in the editor (a new file, unsaved)."""
+        real = self.resolve(path)
+        return self.relative(real) in self.unsaved or real.exists()
 
     def refusal(self, relative_path: str) -> str | None:
         """Why agents may not read this file (a path relative to the root), or None."""
@@ -196,18 +231,20 @@ class Workspace:
             raise ToolError("start_line must be 1 or more")
         if end_line is not None and end_line < start:
             raise ToolError(f"end_line ({end_line}) is before start_line ({start})")
-        file = self._regular_file(path)
-        if (refused := self.refusal(self.relative(file))) is not None:
+        file = self.resolve(path)
+        relative = self.relative(file)
+        buffer = self.unsaved.get(relative)
+        if buffer is None:
+            self._check_regular_file(file, path)
+        # The same refusals for the editor's text as for the saved file's.
+        if (refused := self.refusal(relative)) is not None:
             raise ToolError(f"refused: {refused}")
+        if buffer is not None:
+            data = io.BytesIO(buffer.encode("utf-8", errors="replace"))
+            return self._text_excerpt(data, relative, start, end_line)
         try:
             with file.open("rb") as stream:
-                if b"\0" in stream.read(BINARY_SNIFF_BYTES):
-                    raise ToolError(
-                        f"{self.relative(file)} is a binary file (it contains NUL bytes); "
-                        "only text files can be read"
-                    )
-                stream.seek(0)
-                return self._excerpt(stream, self.relative(file), start, end_line)
+                return self._text_excerpt(stream, relative, start, end_line)
         except OSError as error:
             raise ToolError(f"cannot read {path}: {error.strerror}") from error
 
@@ -239,8 +276,7 @@ class Workspace:
                 count += 1
                 yield path
 
-    def _regular_file(self, path: str) -> Path:
-        file = self.resolve(path)
+    def _check_regular_file(self, file: Path, path: str) -> None:
         try:
             mode = file.stat().st_mode
         except FileNotFoundError as error:
@@ -252,7 +288,17 @@ class Workspace:
         if not stat.S_ISREG(mode):
             # Devices and FIFOs could block forever or never end.
             raise ToolError(f"{path} is not a regular file")
-        return file
+
+    def _text_excerpt(
+        self, stream: BinaryIO, display_path: str, start: int, end: int | None
+    ) -> Excerpt:
+        if b"\0" in stream.read(BINARY_SNIFF_BYTES):
+            raise ToolError(
+                f"{display_path} is a binary file (it contains NUL bytes); "
+                "only text files can be read"
+            )
+        stream.seek(0)
+        return self._excerpt(stream, display_path, start, end)
 
     def _excerpt(self, stream: BinaryIO, display_path: str, start: int, end: int | None) -> Excerpt:
         kept = bytearray()

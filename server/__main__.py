@@ -10,6 +10,7 @@ from typing import BinaryIO, cast
 from server import __version__
 from server.server import create_server
 from server.stdio import CheckedStdin
+from server.tcp import serve_tcp
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
             port_number = int(port)
         except ValueError:
             parser.error(f"--tcp: PORT must be a number, got {port!r}")
-        create_server().start_tcp(host, port_number)
+        serve_tcp(create_server(), host, port_number)
     else:
         # pygls types stdin as BinaryIO but only reads it with readline() and read().
         stdin = cast(BinaryIO, CheckedStdin(sys.stdin.buffer))

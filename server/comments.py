@@ -78,6 +78,8 @@ class Insertion:
     text: str
 
 
+_MAX_LABEL_LINES = 3
+_CUT = " …"
 DEFAULT_MAX_LINES = 30  # of the comment's text; the whole result stays on hover and in the preview
 
 
@@ -99,7 +101,13 @@ def comment_insertion(
     indent = _indentation(lines[line : anchor.end + 1])
     width = max(_MIN_TEXT_WIDTH, WIDTH - len(indent) - 4)
     # Every line break goes through the wrapping: one left in a line would end the comment.
-    label = textwrap.wrap(" ".join(heading.split()), width, break_long_words=False)
+    # An ask's question heads the comment: a long one is cut short here, the hover has it all.
+    words = " ".join(heading.split())
+    most = _MAX_LABEL_LINES * width
+    words = words if len(words) <= most else f"{words[:most]}{_CUT}"
+    label = textwrap.wrap(
+        words, width, break_long_words=False, max_lines=_MAX_LABEL_LINES, placeholder=_CUT
+    )
     body = [*label, *_capped(plain_text(markdown, width), max_lines)]
     commented = (
         _line_comment(body, indent, style.line)

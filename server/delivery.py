@@ -33,7 +33,7 @@ from server.reporting import (
     partial_message,
 )
 from server.results import AnchoredDiagnostic, FinishedResult, finding_diagnostic
-from server.selection import Selection, asked
+from server.selection import Selection
 from server.settings import Output
 
 _log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class Finished:
     selection: Selection
     result: RunResult
     diff: str | None = None  # what a review diff reviewed
+    left_out: str = ""  # which files of the diff the model was not shown, and why
+    question: str | None = None  # an ask's question, as the agents got it (a huge one cut)
 
 
 async def deliver(
@@ -65,13 +67,14 @@ async def deliver(
         return
     if result.status is RunStatus.PARTIAL:
         ls.show(types.MessageType.Warning, partial_message(result))
-    heading = hover_heading(args.mode, asked(args.mode, args.question), result)
+    heading = hover_heading(args.mode, finished.question, result)
     markdown = (
         heading
         + link_citations(
             result.markdown, functools.partial(_file_uri, selection.root), result.bad_citations
         )
         + hover_footer(result)
+        + (f"\n\n---\n*Not reviewed: {finished.left_out}*" if finished.left_out else "")
     )
     status = result.status.value
     record = FinishedResult(finished.job, args.uri, args.range, args.mode.value, status, markdown)
@@ -108,7 +111,7 @@ async def deliver(
         return
     results.hovers.put(args.uri, anchor, markdown)
     if (args.output or output) is Output.COMMENT:
-        await _insert_comment(ls, args, selection, result.markdown, max_lines)
+        await _insert_comment(ls, finished, result.markdown, max_lines)
 
 
 def _deliver_diff_review(ls: Editor, results: Results, finished: Finished, markdown: str) -> None:
@@ -131,7 +134,8 @@ def _deliver_diff_review(ls: Editor, results: Results, finished: Finished, markd
         types.MessageType.Info,
         f"Deep think reviewed the changes of {where}: {findings} finding"
         f"{'s' if findings != 1 else ''} in the problems list; the summary is in the output "
-        "log and on hover over the changed lines.",
+        "log and on hover over the changed lines."
+        + (f" Not reviewed: {finished.left_out}." if finished.left_out else ""),
     )
 
 
@@ -208,13 +212,8 @@ def _file_uri(root: Path, cited: str) -> str | None:
     return from_fs_path(str(path)) if inside else None
 
 
-async def _insert_comment(
-    ls: Editor,
-    args: RunArguments,
-    selection: Selection,
-    markdown: str,
-    max_lines: int,
-) -> None:
+async def _insert_comment(ls: Editor, finished: Finished, markdown: str, max_lines: int) -> None:
+    args, selection = finished.args, finished.selection
     style = style_for(selection.language_id)
     if style is None:
         ls.show(
@@ -223,7 +222,7 @@ async def _insert_comment(
             "nothing: hover over the selected code to read the result.",
         )
         return
-    heading = comment_heading(args.mode, asked(args.mode, args.question))
+    heading = comment_heading(args.mode, finished.question)
     reason = "the selected code is no longer there"
     for _ in range(EDIT_ATTEMPTS):
         document = ls.open_document(args.uri)

@@ -22,6 +22,7 @@ from pygls.progress import Progress as WorkDoneProgress
 from pygls.uris import to_fs_path, uri_scheme
 
 from orchestrator.context import split_lines
+from orchestrator.diffpolicy import shown_diff
 from orchestrator.engine import Orchestrator
 from orchestrator.progress import Progress
 from orchestrator.request import Mode
@@ -57,6 +58,9 @@ class JobHost(Editor, Protocol):
     async def settings_ready(self) -> None: ...
 
     def workspace_folders(self) -> list[Path]: ...
+
+    def open_files(self) -> dict[str, str]:
+        """The text of every file open in the editor, by its path, unsaved edits included."""
 
     @property
     def supports_progress(self) -> bool: ...
@@ -115,7 +119,7 @@ def _read_arguments(ls: JobHost, argument: object) -> tuple[RunArguments, Select
     root = workspace_root(path, ls.workspace_folders())
     # A review diff is about the file's changes, wherever the cursor is.
     chosen = None if args.mode is Mode.REVIEW_DIFF else args.range
-    selection = take_selection(args.uri, path, root, text, language_id, chosen)
+    selection = take_selection(args.uri, path, root, text, language_id, chosen, ls.open_files())
     return args, selection
 
 
@@ -227,17 +231,29 @@ def _perform(
     resources: Resources, args: RunArguments, selection: Selection, job: Job, progress: Progress
 ) -> Finished:
     """The blocking part, on a job thread."""
+    try:
+        workspace = Workspace(selection.root, buffers=selection.buffers)
+    except ValueError as error:
+        raise CannotRun(str(error)) from None
+    orchestrator = Orchestrator(resources.config, workspace, resources.llm, resources.cache)
     diff = None
     if args.mode is Mode.REVIEW_DIFF and args.scope is Scope.WORKSPACE:
         diff = workspace_diff(selection.root)
     elif args.mode is Mode.REVIEW_DIFF:
         diff = uncommitted_diff(selection.path, selection.text, selection.relative_path)
+    shown = shown_diff(diff or "", orchestrator.workspace.refusal)
+    if diff is not None and not shown.text.strip():
+        raise NothingToDo(f"nothing to review: {shown.note}")
     request = build_request(
-        selection, args.mode, args.question, resources.config.context.max_tokens, diff
+        selection, args.mode, args.question, resources.config.context.max_tokens, shown.text
     )
-    try:
-        workspace = Workspace(selection.root)
-    except ValueError as error:
-        raise CannotRun(str(error)) from None
-    orchestrator = Orchestrator(resources.config, workspace, resources.llm, resources.cache)
-    return Finished(job.id, args, selection, orchestrator.run(request, job.cancel, progress), diff)
+    result = orchestrator.run(request, job.cancel, progress)
+    return Finished(
+        job.id,
+        args,
+        selection,
+        result,
+        diff=None if diff is None else shown.text,
+        left_out=shown.note,
+        question=request.question,
+    )

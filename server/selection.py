@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsprotocol import types
@@ -29,6 +29,8 @@ class Selection:
     text: str
     language_id: str
     anchor: Anchor  # the selected lines, whole
+    # Every file open in the editor (path to text): agents read these instead of the disk.
+    buffers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def relative_path(self) -> str:
@@ -53,12 +55,19 @@ def selected_lines(selection: types.Range) -> tuple[int, int]:
 
 
 def take_selection(
-    uri: str, path: Path, root: Path, text: str, language_id: str, selection: types.Range | None
+    uri: str,
+    path: Path,
+    root: Path,
+    text: str,
+    language_id: str,
+    selection: types.Range | None,
+    buffers: Mapping[str, str] | None = None,
 ) -> Selection:
     """The selected lines, or the whole document without a selection."""
     whole = (0, len(split_lines(text)) - 1)
     first, last = selected_lines(selection) if selection is not None else whole
-    return Selection(uri, path, root, text, language_id, anchor_lines(text, first, last))
+    anchor = anchor_lines(text, first, last)
+    return Selection(uri, path, root, text, language_id, anchor, dict(buffers or {}))
 
 
 def workspace_root(path: Path, folders: Iterable[Path]) -> Path:

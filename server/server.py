@@ -18,7 +18,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
-from pygls.uris import to_fs_path
+from pygls.uris import to_fs_path, uri_scheme
 from pygls.workspace import TextDocument
 
 from orchestrator.config import ConfigError
@@ -115,6 +115,15 @@ class DeepThinkServer(LanguageServer):
         # (`my%20project/caf%C3%A9.py`).
         document: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
         return document
+
+    def open_files(self) -> dict[str, str]:
+        """The text of every file open in the editor, by its path, unsaved edits included."""
+        documents = self.workspace.text_documents.items()
+        return {
+            path: document.source
+            for uri, document in documents
+            if uri_scheme(uri) == "file" and (path := to_fs_path(uri))
+        }
 
     def workspace_folders(self) -> list[Path]:
         uris = [folder.uri for folder in self.workspace.folders.values()]

@@ -1,4 +1,5 @@
-"""stdin as pygls reads it, ended with a logged reason on framing it cannot survive."""
+"""The client's stream (stdin, or a TCP connection) as pygls reads it, ended with a logged
+reason on framing it cannot survive."""
 
 from __future__ import annotations
 

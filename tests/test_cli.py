@@ -150,6 +150,49 @@ def test_review_diff_sends_the_uncommitted_changes(
     assert "a.py:2: info: zero now returns 0" in out
 
 
+def test_review_diff_leaves_out_the_changes_of_files_agents_may_not_read(
+    llm_server: ScriptedLLMServer,
+    env: dict[str, str],
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (workspace / ".env").write_text("API_KEY=sk-old\n")
+    git(workspace, "init", "-q")
+    git(workspace, "add", "a.py", ".env")
+    git(workspace, "commit", "-q", "-m", "initial")
+    (workspace / ".env").write_text("API_KEY=sk-new-secret\n")
+    (workspace / "a.py").write_text(SAMPLE.replace("a / b", "a / b if b else 0"))
+    scenarios.script_run(llm_server, 1)
+
+    code, _, err = deepthink(capsys, "review-diff", "--agents", "1")
+    sent = [r.messages_text for r in chat_requests(llm_server)]
+    llm_server.clear()
+    scenarios.script_run(llm_server, 1)
+    (workspace / "a.py").write_text(SAMPLE)  # only the secret changed
+    nothing_else, out, nothing_err = deepthink(capsys, "review-diff", "--agents", "1")
+    user_config = Path(env["XDG_CONFIG_HOME"]) / "deepthink" / "config.yaml"
+    user_config.parent.mkdir(parents=True)
+    user_config.write_text("agent:\n  allow_paths: ['.env']\n")
+    allowed, _, allowed_err = deepthink(capsys, "review-diff", "--agents", "1")
+
+    assert code == 0
+    assert "+    return a / b if b else 0" in sent[0]
+    assert "sk-" not in "".join(sent), "no request carries the secret"
+    assert err.startswith(
+        "deepthink: warning: left out of the diff: .env may hold secrets (like .env, *.pem, "
+        "id_rsa); if it is safe to send to the model, add it to agent.allow_paths in your own "
+        "config\n"
+    )
+    assert (nothing_else, out) == (1, "")
+    assert nothing_err == (
+        "deepthink: review-diff: nothing to review: left out of the diff: .env may hold secrets "
+        "(like .env, *.pem, id_rsa); if it is safe to send to the model, add it to "
+        "agent.allow_paths in your own config\n"
+    )
+    assert allowed == 0 and "left out" not in allowed_err
+    assert "+API_KEY=sk-new-secret" in chat_requests(llm_server)[0].messages_text
+
+
 def test_review_diff_of_a_revision_range(
     llm_server: ScriptedLLMServer,
     env: dict[str, str],

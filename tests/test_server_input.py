@@ -18,6 +18,7 @@ import pytest_asyncio
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
+from orchestrator.context import fit_budget
 from tests.gitrepo import git
 from tests.llm_server import Reply, ScriptedLLMServer, ToolCall
 from tests.lsp_harness import (
@@ -351,6 +352,35 @@ async def test_a_50k_line_file_keeps_code_actions_instant_and_requests_bounded(
     assert largest < 3 * budget_chars + 10_000, "selection and context stay within the budget"
     assert len(text) > 50 * largest
     assert hover is not None
+
+
+async def test_a_huge_question_heads_the_hover_and_comment_as_the_agents_got_it(
+    session: Session,
+) -> None:
+    ed, llm = session.editor, session.llm
+    script_run(llm, AGENTS, synthesis=SYNTHESIS_TEXT)
+    question = "\n".join(f"Part {n} of a long question?" for n in range(40_000))
+    uri = ed.open("input_question.py", SOURCE)
+
+    job = await ed.run(uri, DIVIDE, "ask", question=question, output="comment")
+    await ed.progress_end(job["job"])
+    await wait_until(lambda: "# Deep think" in ed.text(uri), "the comment")
+    hover = await ed.hover(uri, ed.text(uri).split("\n").index("def divide(a, b):"))
+
+    as_asked = fit_budget(question, 6000)  # context.max_tokens
+    assert len(as_asked) < len(question) / 40
+    sent = [str(m.get("content")) for r in llm.requests for m in r.body["messages"]]
+    assert sum(as_asked in content for content in sent) >= AGENTS + 2  # plan, agents, synthesis
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    assert f"*{as_asked}*" in hover.contents.value
+    assert len(hover.contents.value) < len(as_asked) + 2_000
+    comment = [line for line in ed.text(uri).split("\n") if line.startswith("# ")]
+    assert comment[0].startswith("# Deep think — question: Part 0 of a long question? Part 1")
+    assert comment[2].endswith(" …") and comment[3:5] == [
+        "# Summary:",
+        "# It divides by zero (`a.py:5`).",
+    ]
+    assert len(comment) < 10
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
+from tests.gitrepo import git
 from tests.llm_server import Reply, ScriptedLLMServer
 from tests.lsp_harness import AGENTS, SOURCE, SYNTHESIS_TEXT, editor, lines_range, wait_until
 from tests.scenarios import (
@@ -102,3 +103,37 @@ async def test_the_api_key_appears_nowhere(
     for where, text in seen_by_the_user.items():
         assert KEY not in text, f"the API key leaked into the {where}"
         assert KEY[8:24] not in text, f"part of the API key leaked into the {where}"
+
+
+async def test_a_review_diff_leaves_out_the_changes_of_a_tracked_secret_and_says_so(
+    tmp_path: Path, llm_server: ScriptedLLMServer
+) -> None:
+    script_run(llm_server, AGENTS, synthesis="The new guard hides the error.")
+    async with editor(tmp_path, llm_server) as ed:
+        (ed.root / ".env").write_text(f"API_KEY={KEY}\n")
+        uri = ed.open("a.py", SOURCE)
+        git(ed.root, "init", "-q")
+        git(ed.root, "add", "a.py", ".env")
+        git(ed.root, "commit", "-q", "-m", "initial")
+        (ed.root / ".env").write_text("API_KEY=sk-proj-rotated\n")
+        (ed.root / "a.py").write_text(SOURCE.replace("a / b", "a / b if b else 0.0"))
+        env_uri = ed.open(".env", "API_KEY=sk-proj-rotated-again\n", language_id="dotenv")
+
+        workspace = await ed.run(uri, DIVIDE, "review-diff", scope="workspace", output="hover")
+        await ed.progress_end(workspace["job"])
+        told = await ed.message("reviewed the changes of the workspace")
+        result = await ed.command("deepthink.result")
+        only_the_secret = await ed.run(env_uri, DIVIDE, "review-diff", output="hover")
+        await ed.progress_end(only_the_secret["job"])
+        refused = await ed.message("nothing to review")
+
+    sent = "".join(request.messages_text for request in llm_server.requests)
+    assert "+    return a / b if b else 0.0" in sent
+    assert "sk-proj" not in sent and "API_KEY" not in sent
+    why = (
+        "left out of the diff: .env may hold secrets (like .env, *.pem, id_rsa); if it is safe "
+        "to send to the model, add it to agent.allow_paths in your own config"
+    )
+    assert told.message.endswith(f"Not reviewed: {why}.")
+    assert result["markdown"].endswith(f"*Not reviewed: {why}*")
+    assert refused.message == f"nothing to review: {why}"

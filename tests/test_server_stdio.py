@@ -1,12 +1,15 @@
-"""The server over stdio: framing it cannot read stops it with the reason, never a crash."""
+"""The server over stdio and TCP: framing it cannot read stops it with the reason, never a
+crash."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ def framed(message: dict[str, Any], *headers: bytes) -> bytes:
     return b"".join(headers) + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
-@pytest.mark.parametrize(
+HOSTILE_HEADERS = pytest.mark.parametrize(
     ("header", "logged"),
     [
         (b"Content-Length: 1000000000000\r\n", "a message of 1000000000000 bytes, over the limit"),
@@ -36,6 +39,9 @@ def framed(message: dict[str, Any], *headers: bytes) -> bytes:
     ],
     ids=["10^12 bytes", "not a number", "lower case"],
 )
+
+
+@HOSTILE_HEADERS
 def test_framing_pygls_cannot_survive_stops_the_server_with_the_reason(
     header: bytes, logged: str, tmp_path: Path
 ) -> None:
@@ -74,3 +80,44 @@ def test_a_server_ends_cleanly_when_stdin_closes_at_once(tmp_path: Path) -> None
         check=False,
     )
     assert "Traceback" not in ended.stderr.decode()
+
+
+@HOSTILE_HEADERS
+def test_framing_pygls_cannot_survive_stops_a_tcp_server_too(
+    header: bytes, logged: str, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "server", "--tcp", "127.0.0.1", str(port)],
+        stderr=subprocess.PIPE,
+        env={**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)},
+    )
+    try:
+        client = connect(port)
+        with client:
+            client.sendall(header + b"\r\n{}" + framed(INITIALIZE))
+            client.settimeout(60)
+            answered = client.recv(1024)
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    assert logged in stderr.decode() and "stopping, as the next message cannot be found" in (
+        stderr.decode()
+    )
+    assert "MemoryError" not in stderr.decode() and "Traceback" not in stderr.decode()
+    assert answered == b"", "nothing read after the bad header is answered"
+    assert server.returncode == 0
+
+
+def connect(port: int) -> socket.socket:
+    """A connection to the server, once it listens."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return socket.create_connection(("127.0.0.1", port))
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

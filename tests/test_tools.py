@@ -667,3 +667,76 @@ def test_allow_and_deny_paths_adjust_what_agents_may_read(secrets_root: Path) ->
         call(ReadFile, workspace, path="config/.env.production")
     with pytest.raises(ToolError, match=r"matches agent\.deny_paths"):
         call(ReadFile, workspace, path="src/settings.py")
+
+
+# --- files open in an editor with unsaved edits ---------------------------------------------
+
+
+def test_read_file_reads_the_editors_unsaved_text(root: Path) -> None:
+    edited = "import os\n\ndef main():\n    # unsaved\n    return os.getcwd()\n"
+    workspace = Workspace(root, buffers={str(root / "src" / "app.py"): edited})
+
+    assert workspace.unsaved == {"src/app.py": edited}
+    assert "   4|     # unsaved\n   5|     return" in call(ReadFile, workspace, path="src/app.py")
+    assert call(ReadFile, workspace, path="src/app.py", start_line=4, end_line=4) == (
+        "   4|     # unsaved"
+    )
+
+
+def test_a_new_file_not_saved_yet_is_read_from_the_editor(root: Path) -> None:
+    workspace = Workspace(root, buffers={"src/new.py": "x = 1\n"})
+
+    assert workspace.has_file("src/new.py") and not (root / "src" / "new.py").exists()
+    assert call(ReadFile, workspace, path="src/new.py") == "   1| x = 1"
+
+
+def test_buffers_as_saved_or_outside_the_workspace_are_not_unsaved(
+    root: Path, tmp_path: Path
+) -> None:
+    saved = (root / "README.md").read_text()
+    buffers = {
+        str(root / "README.md"): saved,
+        str(tmp_path / "outside" / "secret.txt"): "TOP SECRET, edited\n",
+        str(root / ".git" / "config"): "[core]\n",
+    }
+    workspace = Workspace(root, buffers=buffers)
+
+    assert workspace.unsaved == {}
+    with pytest.raises(SandboxError):
+        call(ReadFile, workspace, path="../outside/secret.txt")
+
+
+def test_the_read_policy_refuses_unsaved_text_as_it_refuses_the_file(root: Path) -> None:
+    buffers = {".env": "API_KEY=edited\n", "id_rsa": "-----BEGIN KEY-----\n"}
+    workspace = Workspace(root, buffers=buffers).with_policy(ReadPolicy())
+
+    for path in buffers:
+        with pytest.raises(ToolError, match="may hold secrets"):
+            call(ReadFile, workspace, path=path)
+    allowed = workspace.with_policy(ReadPolicy(allow=(".env",)))
+    assert call(ReadFile, allowed, path=".env") == "   1| API_KEY=edited"
+
+
+def test_search_reads_files_open_with_unsaved_edits_as_the_editor_has_them(root: Path) -> None:
+    edited = "import os\n\ndef main():\n    return os.getcwd()  # main, edited\n"
+    buffers = {"src/app.py": edited, "src/new.py": "main()\n", ".env": "main=1\n"}
+    workspace = Workspace(root, buffers=buffers)
+
+    everywhere = call(Search, workspace, pattern="main")
+    in_the_new_file = call(Search, workspace, pattern="main", path="src/new.py")
+    as_saved_only = call(Search, workspace, pattern="getcwd..$", path="src")
+    cut = call(Search, workspace, pattern="main", max_results=2)
+
+    assert everywhere.splitlines() == [
+        "README.md:2: main entry point",
+        "src/app.py:3: def main():",
+        "src/app.py:4: return os.getcwd()  # main, edited",
+        "src/new.py:1: main()",
+    ]
+    assert in_the_new_file == "src/new.py:1: main()"
+    assert as_saved_only == "No matches for 'getcwd..$' in src."
+    assert cut.splitlines() == [
+        "README.md:2: main entry point",
+        "src/app.py:3: def main():",
+        "[stopped at 2 matches; narrow the pattern or path]",
+    ]

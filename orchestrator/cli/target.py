@@ -7,12 +7,13 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.cli.shell import NothingToReview, UsageError
+from orchestrator.cli.shell import NothingToReview, UsageError, warn
 from orchestrator.config import Config
 from orchestrator.context import review_diff_request, selection_request, split_lines
+from orchestrator.diffpolicy import shown_diff
 from orchestrator.git import GitError, GitProblem, diff, run_git
 from orchestrator.request import Mode, Request
-from orchestrator.workspace import BINARY_SNIFF_BYTES
+from orchestrator.workspace import BINARY_SNIFF_BYTES, Workspace
 
 GIT_TIMEOUT = 30.0
 MAX_FILE_BYTES = 8 * 1024 * 1024  # the whole file is read to pack its context
@@ -90,7 +91,14 @@ def file_request(
 
 
 def diff_request(root: Path, rev_range: str | None, config: Config) -> Request:
-    diff = read_diff(root, rev_range)
+    # The changes of files agents may not read (a tracked .env) are not sent either.
+    policy = config.agent.read_policy()
+    shown = shown_diff(read_diff(root, rev_range), Workspace(root, policy=policy).refusal)
+    if not shown.text.strip():
+        raise NothingToReview(f"review-diff: nothing to review: {shown.note}")
+    if shown.note:
+        warn(f"warning: {shown.note}")
+    diff = shown.text
     changed = set(_DIFF_TARGET.findall(diff))
     # With one changed file, findings without a path belong to it; otherwise to none.
     path = changed.pop() if len(changed) == 1 else ""

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from orchestrator.diffpolicy import shown_diff
 from orchestrator.git import GitError, GitOutput, GitProblem, diff, run_git
 from orchestrator.tools.arguments import capped_positive_int, optional_string
 from orchestrator.tools.base import Tool
@@ -107,36 +108,13 @@ class GitLog(Tool):
         return _text(workspace, result) or "No commits."
 
 
-# The lines of a file's section of a diff that name it, before and after.
-# (git ends a name holding a space with a tab there.)
-_DIFF_PATH = re.compile(
-    r"^(?:--- a/|\+\+\+ b/|rename from |rename to |copy from |copy to )(.+?)\t?$"
-)
-
-
-def _without_refused_files(workspace: Workspace, diff: str) -> str:
+def _without_refused_files(workspace: Workspace, text: str) -> str:
     """The diff without the sections of files agents may not read (a tracked .env)."""
-    sections = re.split(r"(?m)^(?=diff --git )", diff)
-    kept = [section for section in sections if not _refused(workspace, section)]
-    left_out = len(sections) - len(kept)
-    if left_out:
-        kept.append(f"[changes to {left_out} file(s) agents may not read are not shown]\n")
-    return "".join(kept)
-
-
-def _refused(workspace: Workspace, section: str) -> bool:
-    if not section.startswith("diff --git "):
-        return False  # text before the first file, or none at all
-    header, _, body = section.partition("\n")
-    named = header.removeprefix("diff --git a/")
-    # `a/P b/P` for a file that keeps its name; other lines name it otherwise.
-    half = (len(named) - 3) // 2
-    paths = [named[:half]] if named[half:] == f" b/{named[:half]}" else []
-    preamble = body.split("\n@@", 1)[0]  # the lines before the first hunk: never the code
-    paths += [m[1] for line in preamble.splitlines() if (m := _DIFF_PATH.match(line))]
-    if not paths:
-        return True  # a section that does not say whose it is may be a secret's
-    return any(workspace.refusal(path) is not None for path in paths)
+    shown = shown_diff(text, workspace.refusal)
+    if not shown.left_out:
+        return shown.text
+    count = len(shown.left_out)
+    return f"{shown.text}[changes to {count} file(s) agents may not read are not shown]\n"
 
 
 def _pathspec(workspace: Workspace, arguments: dict[str, Any]) -> str:
