@@ -100,8 +100,11 @@ def agent_views(finding: Finding, agents: list[AgentResult]) -> str:
 
 
 def hover_footer(result: RunResult) -> str:
-    """Under the answer on hover: what the skeptic pass refuted, the peer ranking, the cost."""
-    parts = []
+    """Under the answer on hover: what went wrong or was left out, what the skeptic pass
+    refuted, the peer ranking, the cost."""
+    # A finished run's warnings (findings dropped as ungrounded, a plan filled from the
+    # templates) are shown nowhere else in the editor: the hover stays, a message does not.
+    parts = [f"*Warnings:* {_reasons(result)}"] if result.failures else []
     if result.rejected:
         refuted = "\n".join(
             f"- `{item.finding.path}:{item.finding.start_line}` {item.finding.message} "

@@ -602,6 +602,12 @@ def test_progress_texts() -> None:
         "- `a.py:5` b may be 0. — *divide() is only called with b = 2*"
         "\n\n---\n*Peer ranking, best first (average place):* agent 2 (1.0), agent 1 (2.0)"
     )
+    grounded = RunResult(
+        RunStatus.DONE, "md", failures=["2 findings dropped: the cited code is not in the file"]
+    )
+    assert hover_footer(grounded) == (
+        "\n\n---\n*Warnings:* 2 findings dropped: the cited code is not in the file"
+    )
     assert end_message(RunResult(RunStatus.CANCELLED, "")) == "cancelled"
     failed = RunResult(RunStatus.FAILED, "", failures=["the key was rejected"])
     assert end_message(failed) == "failed: the key was rejected"
