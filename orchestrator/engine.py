@@ -20,7 +20,7 @@ from orchestrator.context import CHARS_PER_TOKEN, pack_context, shrink_request
 from orchestrator.cost import phase_costs
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
 from orchestrator.grounding import Reader, bad_citations, citations_warning
-from orchestrator.llm import LLMClient, LLMError
+from orchestrator.llm import LLMClient, LLMError, RunShare
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
 from orchestrator.ranking import Ranker, for_synthesis
 from orchestrator.request import Mode, Request
@@ -116,6 +116,7 @@ class Orchestrator:
             request = shrink_request(request, self._code_budget(window, output))
         if self.config.orchestrator.strategy == "single":
             return self._single(request, cancel, progress, started, output)
+        budget = TokenBudget(self.config.orchestrator.max_tokens)
         run = _Run(
             request,
             cancel,
@@ -123,9 +124,10 @@ class Orchestrator:
             started,
             output,
             window,
-            TokenBudget(self.config.orchestrator.max_tokens),
+            budget,
             # The files findings cite, read once for the grounding, citations and checks.
             functools.cache(self._grounding_text),
+            RunShare(budget, progress.turn, self.config.orchestrator.phase_seconds),
         )
         gathered = self._gather(run)
         if isinstance(gathered, RunResult):
@@ -148,16 +150,16 @@ class Orchestrator:
         """
         request, cancel, progress = run.request, run.cancel, run.progress
         count = self.config.orchestrator.parallel_agents
-        # Agents beyond the endpoint's slots would only wait, their timeouts running.
-        workers = min(count, self.config.provider.max_concurrent_requests or count)
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent")
+        # Every agent starts at once, even on an endpoint with fewer slots: waiting for a turn
+        # does not count against its timeout, and one agent's tools run while another asks.
+        pool = ThreadPoolExecutor(count, thread_name_prefix="deepthink-agent")
         try:
-            setup = self._agent_setup(request, progress, run.output.agent, run.window, run.budget)
+            setup = self._agent_setup(request, progress, run.output.agent, run.window, run.share)
             team = _Team(pool, setup, self.config, cancel)
             plan: Plan | None
             phase = cancel.child(self.config.orchestrator.phase_seconds)
             try:
-                plan = self._plan(request, count, phase, team, run.calls, run.output.plan)
+                plan = self._plan(request, count, phase, team, run, run.output.plan)
             except DeadlineExceeded:
                 plan = Plan(fallback_plan(request, count), f"decomposition {self._too_long()}")
             except Cancelled:
@@ -177,7 +179,6 @@ class Orchestrator:
                 plan = Plan(fallback_plan(request, count), f"decomposition failed ({error})")
             finally:
                 phase.release()
-            run.budget.settle(run.calls)  # the plan's requests; the agents count their own
             if plan is not None:
                 if plan.note:
                     run.failures.append(plan.note)
@@ -203,7 +204,7 @@ class Orchestrator:
             for a in answers
             if a.error and a.state is not AgentState.CANCELLED  # the user's own doing
         ]
-        if run.budget.spent:
+        if run.budget.refused:
             run.failures.append(run.budget.note())
         return answers
 
@@ -221,7 +222,7 @@ class Orchestrator:
                     succeeded,
                     cancel,
                     run.calls,
-                    run.budget,
+                    run.share,
                     failures,
                     run.output,
                     run.progress,
@@ -241,6 +242,7 @@ class Orchestrator:
                 run.output.synthesis,
                 run.window,
                 for_synthesis(run.ranking),
+                share=run.share,
             )
         except DeadlineExceeded:
             failures.append(f"synthesis {self._too_long()}")
@@ -280,7 +282,7 @@ class Orchestrator:
                     findings,
                     run.cancel,
                     run.calls,
-                    run.budget,
+                    run.share,
                     run.output.plan,
                     run.read,
                 )
@@ -337,6 +339,7 @@ class Orchestrator:
                 deadline,
                 calls,
                 output.synthesis,
+                RunShare(on_turn=progress.turn),
             )
             markdown, found = answer.markdown, answer.findings
             if answer.note:
@@ -376,7 +379,7 @@ class Orchestrator:
         answers: list[AgentResult],
         cancel: CancelToken,
         calls: list[CallUsage],
-        budget: TokenBudget,
+        share: RunShare,
         failures: list[str],
         output: OutputTokens,
         progress: Progress,
@@ -388,13 +391,12 @@ class Orchestrator:
         if len(answers) < 3:
             failures.append("no peer ranking (council.rank): it needs 3 answers or more")
             return []
-        budget.settle(calls)
-        if budget.spent:
+        if share.budget is not None and share.budget.spent:
             failures.append("no peer ranking: the token budget is used up")
             return []
         progress.set_phase(Phase.RANKING)
         workers = min(len(answers), self.config.provider.max_concurrent_requests or len(answers))
-        ranker = Ranker(self.llm, self.config.agent_model, output.plan, workers)
+        ranker = Ranker(self.llm, self.config.agent_model, output.plan, workers, share)
         phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
             ranked = ranker.rank(request, answers, phase, calls)
@@ -412,13 +414,12 @@ class Orchestrator:
         findings: list[Finding],
         cancel: CancelToken,
         calls: list[CallUsage],
-        budget: TokenBudget,
+        share: RunShare,
         max_tokens: int,
         read: Reader,
     ) -> Checked:
         """The skeptic pass over the findings most agents raised, most severe first."""
-        budget.settle(calls)
-        if budget.spent:
+        if share.budget is not None and share.budget.spent:
             return Checked(findings, [], ["findings not verified: the token budget is used up"])
         limit = self.config.review.max_verified
         order = sorted(
@@ -430,7 +431,7 @@ class Orchestrator:
         if skipped := len(findings) - len(chosen):
             notes.append(f"{skipped} finding(s) kept unverified (review.max_verified is {limit})")
         workers = min(len(chosen), self.config.provider.max_concurrent_requests or len(chosen))
-        skeptic = Skeptic(self.llm, self.config.synthesis_model, max_tokens, workers)
+        skeptic = Skeptic(self.llm, self.config.synthesis_model, max_tokens, workers, share)
         phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
             verified = skeptic.verify(
@@ -471,7 +472,7 @@ class Orchestrator:
         count: int,
         cancel: CancelToken,
         team: _Team,
-        calls: list[CallUsage],
+        run: _Run,
         max_tokens: int,
     ) -> Plan:
         """Decompose, starting each agent as soon as its sub-question has streamed in.
@@ -488,9 +489,10 @@ class Orchestrator:
                 self.llm,
                 self.config.provider.model,
                 cancel,
-                calls,
+                run.calls,
                 max_tokens,
                 lambda index, subtask: arrived.put((index, subtask)),
+                share=run.share,
             )
             planning.add_done_callback(lambda _: arrived.put(None))
             while (subtask := arrived.get()) is not None:
@@ -503,7 +505,7 @@ class Orchestrator:
         progress: Progress,
         max_output: int,
         window: int | None,
-        budget: TokenBudget,
+        share: RunShare,
     ) -> AgentSetup:
         return AgentSetup(
             llm=self.llm,
@@ -518,7 +520,7 @@ class Orchestrator:
             max_output_tokens=max_output,
             context_window=window,
             instructions=prompts.AGENT_FINDINGS_INSTRUCTIONS if request.mode.is_review else "",
-            budget=budget,
+            share=share,
             context_without_tools=functools.cache(
                 lambda: self._more_context(request, max_output, window)
             ),
@@ -561,6 +563,7 @@ class _Run:
     window: int | None  # the endpoint's context window, when known
     budget: TokenBudget
     read: Reader
+    share: RunShare  # the budget and the progress's queue listener, for every request
     calls: list[CallUsage] = field(default_factory=list)  # every request sent, in order
     failures: list[str] = field(default_factory=list)
     ranking: list[Rank] = field(default_factory=list)

@@ -13,7 +13,7 @@ from orchestrator import prompts
 from orchestrator.answers import corrective, unusable
 from orchestrator.cancel import CancelToken
 from orchestrator.findings import split_findings
-from orchestrator.llm import LLMClient, Usage
+from orchestrator.llm import LLMClient, RunShare, Usage
 from orchestrator.request import Request
 from orchestrator.result import CallUsage, Finding
 
@@ -36,6 +36,7 @@ def answer_once(
     cancel: CancelToken,
     calls: list[CallUsage],
     max_tokens: int,
+    share: RunShare,
 ) -> Answer:
     """Raises Cancelled, DeadlineExceeded, LLMError or UnusableAnswer."""
     system = prompts.SINGLE_SYSTEM
@@ -51,7 +52,12 @@ def answer_once(
 
     for retry in (False, True):
         completion = llm.complete(
-            model=model, messages=messages, cancel=cancel, max_tokens=max_tokens, on_attempt=record
+            model=model,
+            messages=messages,
+            cancel=cancel,
+            max_tokens=max_tokens,
+            on_attempt=record,
+            share=share,
         )
         if not (problem := unusable(completion.content, messages[:2])):
             break

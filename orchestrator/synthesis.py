@@ -10,7 +10,7 @@ from orchestrator.answers import corrective, unusable
 from orchestrator.cancel import CancelToken
 from orchestrator.context import CHARS_PER_TOKEN, fit_budget
 from orchestrator.findings import has_findings_block, split_findings
-from orchestrator.llm import LLMClient, Usage
+from orchestrator.llm import LLMClient, RunShare, Usage
 from orchestrator.request import Request
 from orchestrator.result import AgentResult, CallUsage, Finding
 
@@ -36,6 +36,8 @@ def synthesise(
     max_tokens: int | None = None,
     context_window: int | None = None,
     ranking: str = "",
+    *,
+    share: RunShare,
 ) -> Synthesis:
     """Merge the answers; every request sent is added to `calls`, failed ones too.
 
@@ -61,7 +63,13 @@ def synthesise(
 
     for retry in (False, True):
         completion = llm.complete(
-            model=model, messages=messages, cancel=cancel, max_tokens=max_tokens, on_attempt=record
+            model=model,
+            messages=messages,
+            cancel=cancel,
+            max_tokens=max_tokens,
+            on_attempt=record,
+            share=share,
+            required=True,  # the synthesis merges what the budget allowed: it is always sent
         )
         # One agent's answer repeated is a fair synthesis of it; several pasted together is not.
         said = messages if len(answers) > 1 else messages[:2]

@@ -8,6 +8,7 @@ the live display on a terminal honestly.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -709,6 +710,13 @@ def test_state_lines_report_phases_and_finished_agents() -> None:
     assert state_changes(Snapshot(Phase.DECOMPOSING, ()), early)[0].startswith(
         "agent 1 (research, m): done"
     )
+    # A run whose requests all wait for other jobs' turns at the endpoint says so, once.
+    queued = dataclasses.replace(running, waiting=1)
+    assert state_changes(running, queued) == [
+        "waiting for the endpoint: other requests hold its turns"
+    ]
+    assert state_changes(queued, dataclasses.replace(queued, waiting=2)) == []
+    assert state_changes(queued, dataclasses.replace(queued, sending=1)) == []
 
 
 # --- the real console entry, as a separate process ------------------------------------------
