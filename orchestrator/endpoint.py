@@ -28,15 +28,16 @@ class Turn(StrEnum):
     DONE = "done"  # it has given the slot back
 
 
-TurnListener = Callable[[Turn], None]
+SlotListener = Callable[[Turn], None]
 
 
 class Stalled(Exception):
     """A request waited for its turn while no request to the endpoint ended for `patience`."""
 
-    def __init__(self, waited: float) -> None:
+    def __init__(self, waited: float, patience: float) -> None:
         super().__init__(f"waited {waited:.0f} s")
         self.waited = waited
+        self.patience = patience
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Endpoint:
     def slot(
         self,
         cancel: CancelToken,
-        listener: TurnListener | None = None,
+        listener: SlotListener | None = None,
         patience: float | None = None,
     ) -> Iterator[_Slot]:
         """Hold one of the endpoint's slots for a request and its retries; waits its turn.
@@ -105,7 +106,7 @@ class Endpoint:
                         self._queue.remove(me)
                         self._turn.notify_all()  # the next in line may go
                         cancel.raise_if_cancelled()
-                        raise Stalled(now - started)
+                        raise Stalled(now - started, since)
                     self._turn.wait(None if patience is None else patience - since)
                 self._queue.popleft()
                 held = self._take()

@@ -116,7 +116,6 @@ class Orchestrator:
             request = shrink_request(request, self._code_budget(window, output))
         if self.config.orchestrator.strategy == "single":
             return self._single(request, cancel, progress, started, output)
-        budget = TokenBudget(self.config.orchestrator.max_tokens)
         run = _Run(
             request,
             cancel,
@@ -124,10 +123,13 @@ class Orchestrator:
             started,
             output,
             window,
-            budget,
             # The files findings cite, read once for the grounding, citations and checks.
             functools.cache(self._grounding_text),
-            RunShare(budget, progress.turn, self.config.orchestrator.phase_seconds),
+            RunShare(
+                TokenBudget(self.config.orchestrator.max_tokens),
+                progress.turn,
+                self.config.orchestrator.phase_seconds,
+            ),
         )
         gathered = self._gather(run)
         if isinstance(gathered, RunResult):
@@ -204,8 +206,8 @@ class Orchestrator:
             for a in answers
             if a.error and a.state is not AgentState.CANCELLED  # the user's own doing
         ]
-        if run.budget.refused:
-            run.failures.append(run.budget.note())
+        if run.share.budget.refused:
+            run.failures.append(run.share.budget.note())
         return answers
 
     def _merge(
@@ -391,7 +393,7 @@ class Orchestrator:
         if len(answers) < 3:
             failures.append("no peer ranking (council.rank): it needs 3 answers or more")
             return []
-        if share.budget is not None and share.budget.spent:
+        if share.budget.spent:
             failures.append("no peer ranking: the token budget is used up")
             return []
         progress.set_phase(Phase.RANKING)
@@ -419,7 +421,7 @@ class Orchestrator:
         read: Reader,
     ) -> Checked:
         """The skeptic pass over the findings most agents raised, most severe first."""
-        if share.budget is not None and share.budget.spent:
+        if share.budget.spent:
             return Checked(findings, [], ["findings not verified: the token budget is used up"])
         limit = self.config.review.max_verified
         order = sorted(
@@ -561,9 +563,8 @@ class _Run:
     started: float
     output: OutputTokens
     window: int | None  # the endpoint's context window, when known
-    budget: TokenBudget
     read: Reader
-    share: RunShare  # the budget and the progress's queue listener, for every request
+    share: RunShare  # the token budget and the progress's queue listener, for every request
     calls: list[CallUsage] = field(default_factory=list)  # every request sent, in order
     failures: list[str] = field(default_factory=list)
     ranking: list[Rank] = field(default_factory=list)

@@ -69,7 +69,7 @@ first. A request goes to SENDING, or to WAITING and then SENDING, and always end
 class RunShare:
     """What a run asks of each of its requests besides the request itself."""
 
-    budget: TokenBudget | None = None  # the run's orchestrator.max_tokens
+    budget: TokenBudget = field(default_factory=TokenBudget)  # orchestrator.max_tokens
     on_turn: TurnListener | None = None  # progress: why nothing moves while a request waits
     # Seconds a request may wait for its turn while no request to the endpoint ends.
     patience: float | None = None
@@ -321,7 +321,7 @@ class LLMClient:
         turns = _Turns(share.on_turn)
         claim: Claim | None = None
         try:
-            if share.budget is not None and share.budget.limit is not None:
+            if share.budget.limit is not None:
                 claim = share.budget.claim(
                     _worst_case(messages, tools, max_tokens),
                     cancel,
@@ -355,12 +355,11 @@ class LLMClient:
             turns.end()
 
     def _stalled(self, stalled: Stalled) -> str:
-        limit = self._endpoint.limit
         return (
-            f"waited {stalled.waited:.0f} s for a turn at {self.provider.base_url} while none "
-            f"of the {limit} request(s) it may have at once (provider.max_concurrent_requests) "
-            "ended: a request elsewhere in this process is stuck; the wait is bounded by "
-            "orchestrator.phase_timeout"
+            f"waited {stalled.waited:.0f} s for a turn at {self.provider.base_url}, and none of "
+            f"the {self._endpoint.limit} request(s) it takes at once "
+            f"(provider.max_concurrent_requests) ended for {stalled.patience:.0f} s "
+            "(orchestrator.phase_timeout): raise it if the endpoint is that slow"
         )
 
     @property
@@ -809,9 +808,8 @@ def _worst_case(
     return prompt // CHARS_PER_TOKEN + (max_tokens or 0)
 
 
-def _over_budget(budget: TokenBudget | None) -> str:
-    limit = f" of {budget.limit:,}" if budget is not None and budget.limit is not None else ""
-    return f"the run's token budget{limit} (orchestrator.max_tokens) is used up"
+def _over_budget(budget: TokenBudget) -> str:
+    return f"the run's token budget of {budget.limit:,} (orchestrator.max_tokens) is used up"
 
 
 def _estimate_usage(messages: list[dict[str, Any]], text: str) -> Usage:
