@@ -23,6 +23,7 @@ from orchestrator.llm import (
     ToolCall,
     TurnListener,
     Usage,
+    pausing,
     well_formed,
 )
 from orchestrator.progress import WAITING_STEP, AgentState, Progress
@@ -251,15 +252,13 @@ class Agent:
 
         def heard(before: Turn | None, after: Turn) -> None:
             if after is Turn.WAITING:
-                cancel.pause()
                 self.setup.progress.update_agent(self.index, step=WAITING_STEP)
             elif before is Turn.WAITING:
-                cancel.resume()
                 self.setup.progress.update_agent(self.index, step=thinking)
             if run is not None:
                 run(before, after)
 
-        return heard
+        return pausing(cancel, heard)
 
     def _capped(self, result: str) -> str:
         """A tool result cut to a quarter of a known context window."""

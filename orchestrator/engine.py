@@ -20,7 +20,7 @@ from orchestrator.context import CHARS_PER_TOKEN, pack_context, shrink_request
 from orchestrator.cost import phase_costs
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
 from orchestrator.grounding import Reader, bad_citations, citations_warning
-from orchestrator.llm import LLMClient, LLMError, RunShare
+from orchestrator.llm import LLMClient, LLMError, RunShare, pausing
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
 from orchestrator.ranking import Ranker, for_synthesis
 from orchestrator.request import Mode, Request
@@ -341,7 +341,8 @@ class Orchestrator:
                 deadline,
                 calls,
                 output.synthesis,
-                RunShare(on_turn=progress.turn),
+                # Like an agent's, its timeout counts its work, not its wait for a turn.
+                RunShare(on_turn=pausing(deadline, progress.turn)),
             )
             markdown, found = answer.markdown, answer.findings
             if answer.note:

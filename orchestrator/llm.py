@@ -78,6 +78,21 @@ class RunShare:
 NO_SHARE = RunShare()  # a request that belongs to no run: no budget, no listener
 
 
+def pausing(deadline: CancelToken, then: TurnListener | None = None) -> TurnListener:
+    """A listener that stops `deadline` while the request waits for its turn (a timeout
+    counts work, not waiting), and then tells `then`."""
+
+    def heard(before: Turn | None, after: Turn) -> None:
+        if after is Turn.WAITING:
+            deadline.pause()
+        elif before is Turn.WAITING:
+            deadline.resume()
+        if then is not None:
+            then(before, after)
+
+    return heard
+
+
 @dataclass(frozen=True)
 class ToolCall:
     id: str

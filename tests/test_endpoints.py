@@ -381,6 +381,37 @@ def test_a_run_whose_endpoint_never_frees_a_turn_still_ends(serve: Any, workspac
     assert llm.requests == [], "nothing was sent past the stuck request"
 
 
+def test_single_strategy_runs_queued_behind_each_other_keep_their_timeout(
+    serve: Any, workspace: Path
+) -> None:
+    llm = serve(LLAMA_CPP)
+    # Each answer takes 0.8 s of a 1.5 s timeout: the second run has its turn after the
+    # first's answer, and its wait does not count.
+    llm.add("expert engineer answering", Reply(content=f"{ANSWER}.", delay=0.8))
+    results: list[RunResult] = []
+
+    def single() -> None:
+        results.append(
+            run(
+                llm,
+                workspace,
+                provider={"max_concurrent_requests": 1},
+                orchestrator={"strategy": "single", "task_timeout": 1.5, "phase_timeout": 60},
+            )
+        )
+
+    runs = [threading.Thread(target=single) for _ in range(2)]
+    for each in runs:
+        each.start()
+    for each in runs:
+        each.join(60)
+
+    assert [r.status for r in results] == [RunStatus.DONE, RunStatus.DONE], [
+        r.failures for r in results
+    ]
+    assert len(llm.requests) == 2
+
+
 # --- answers that are not answers ----------------------------------------------------------
 
 
