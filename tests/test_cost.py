@@ -15,6 +15,7 @@ from orchestrator.request import Mode, Request
 from orchestrator.result import RunResult, RunStatus
 from tests import scenarios
 from tests.llm_server import RecordedRequest, Reply, ScriptedLLMServer, ToolCall, prompt_tokens
+from tests.test_review_findings import PROSE, REVIEW, finding
 
 Make = Callable[..., Orchestrator]
 REQUEST = Request(Mode.EXPLAIN, "a.py", "    return a / b", 2, 2)
@@ -172,3 +173,51 @@ def test_a_budget_used_up_by_the_synthesis_leaves_the_findings_unverified(
     assert [f.agreement for f in result.findings] == ["(2/2 agents)"]
     assert "findings not verified: the token budget is used up" in result.failures
     assert not [r for r in llm_server.requests if scenarios.SKEPTIC in r.messages_text]
+
+
+def test_the_skeptic_pass_gets_the_budget_left_for_it_one_check_at_a_time(
+    llm_server: ScriptedLLMServer, make_orchestrator: Make
+) -> None:
+    found = [
+        finding(1, "divide takes no type hints", "def divide(a, b):", "info"),
+        finding(2, "b may be zero", "return a / b", "error"),
+        finding(5, "the call divides by zero", "print(divide(1, 0))"),
+    ]
+    scenarios.script_run(
+        llm_server,
+        2,
+        answer="Found problems." + scenarios.findings_block(found),
+        synthesis=PROSE + scenarios.findings_block([]),
+    )
+
+    def review(max_tokens: int | None) -> RunResult:
+        # Agents whose worst case is well under a check's, so that the room left for one
+        # check at its worst is room for them too.
+        return make_orchestrator(
+            orchestrator={"parallel_agents": 2, "max_tokens": max_tokens},
+            provider={"max_output_tokens": {"agent": 64}},
+            agent={"tools": []},
+            cache={"enabled": False},
+        ).run(REVIEW)
+
+    free = review(None)
+    checks = [c.usage for c in free.calls if c.label.startswith("verify")]
+    before = sum(c.usage.total_tokens for c in free.calls if not c.label.startswith("verify"))
+    # Left for the pass: its three checks as they really are, and one at its worst (the
+    # prompt and all 1,024 tokens it may answer), not three at their worst side by side.
+    worst = max(u.prompt_tokens for u in checks) + 1024
+    limit = before + sum(u.total_tokens for u in checks) + worst + 100
+    llm_server.clear()
+    scenarios.script_run(
+        llm_server,
+        2,
+        answer="Found problems." + scenarios.findings_block(found),
+        synthesis=PROSE + scenarios.findings_block([]),
+    )
+
+    capped = review(limit)
+
+    assert len(checks) == 3 and free.failures == []
+    assert capped.failures == [], "every finding was verified"
+    assert len([c for c in capped.calls if c.label.startswith("verify")]) == 3
+    assert capped.usage.total_tokens <= limit
