@@ -26,7 +26,7 @@ class TokenBudget:
         self._used = 0  # tokens requests really took
         self._held = 0  # worst cases of the attempts under way
         self._refused = False
-        self._changed = threading.Condition()
+        self._changed = threading.Condition(threading.RLock())  # _hold re-enters it
 
     def claim(
         self,
@@ -43,22 +43,17 @@ class TokenBudget:
         `required` claim (the plan, the synthesis) is held at once: the run always plans
         and always merges what it has, and the requests beside it still see its claim.
         """
-        unregister = cancel.on_cancel(self._wake)
-        told = False
-        try:
-            with self._changed:
-                while not required and not self._fits(worst):
-                    if not self._held:
-                        self._refused = True
-                        raise OverBudget
-                    if not told and on_wait is not None:
-                        told = True
-                        on_wait()
-                    cancel.raise_if_cancelled()
-                    self._changed.wait()
-                self._held += worst
-        finally:
-            unregister()
+        if not self._hold(worst, required):
+            if on_wait is not None:
+                on_wait()
+            unregister = cancel.on_cancel(self._wake)
+            try:
+                with self._changed:
+                    while not self._hold(worst, required):
+                        cancel.raise_if_cancelled()
+                        self._changed.wait()
+            finally:
+                unregister()
         return Claim(self, worst, required)
 
     @property
@@ -82,6 +77,18 @@ class TokenBudget:
             f"({self.used:,} tokens spent, and a further request could take more than was "
             "left): agents still working stopped, the synthesis used the answers done by then"
         )
+
+    def _hold(self, worst: int, required: bool) -> bool:
+        """Hold `worst` if it fits now; False if it may once other holds shrink; OverBudget
+        if it never can."""
+        with self._changed:
+            if not (required or self._fits(worst)):
+                if self._held:
+                    return False
+                self._refused = True
+                raise OverBudget
+            self._held += worst
+            return True
 
     def _fits(self, worst: int) -> bool:
         return self.limit is None or self._used + self._held + worst <= self.limit
