@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -10,12 +11,22 @@ from typing import Any
 
 from orchestrator import prompts
 from orchestrator.answers import corrective, unusable
-from orchestrator.budget import TokenBudget
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.context import CHARS_PER_TOKEN, fit_budget
 from orchestrator.decompose import Subtask
-from orchestrator.llm import Completion, LLMClient, LLMError, ToolCall, Usage, well_formed
-from orchestrator.progress import AgentState, Progress
+from orchestrator.endpoint import Turn
+from orchestrator.llm import (
+    Completion,
+    LLMClient,
+    LLMError,
+    RunShare,
+    ToolCall,
+    TurnListener,
+    Usage,
+    pausing,
+    well_formed,
+)
+from orchestrator.progress import WAITING_STEP, AgentState, Progress
 from orchestrator.result import AgentResult, CallUsage, ToolRead
 from orchestrator.textcalls import text_tool_calls
 from orchestrator.tools.base import Tool, ToolError
@@ -54,13 +65,9 @@ class AgentSetup:
     context_window: int | None = None  # tokens; None: unknown, nothing is cut to fit
     # What the system prompt asks besides an answer: a findings block, in a review.
     instructions: str = ""
-    budget: TokenBudget = field(default_factory=TokenBudget)  # the run's, shared by its agents
+    share: RunShare = field(default_factory=RunShare)  # the run's budget, queue listener
     # What agents read instead of calling tools, on an endpoint that refuses them.
     context_without_tools: Callable[[], str] = lambda: ""
-
-
-class _OverBudget(Exception):
-    """The run's token budget is used up: no further request is sent."""
 
 
 class _Unusable(Exception):
@@ -77,7 +84,9 @@ class Agent:
     def run(self, job: CancelToken) -> tuple[AgentResult, list[CallUsage]]:
         """Never raises: every ending, good or bad, is a result with its state.
 
-        The agent's deadline starts when it does: its timeout is its own, not the job's.
+        The agent's deadline starts when it does and runs while it works: its timeout is
+        its own, not the job's, and the time it waits for its turn at the endpoint (behind
+        the plan, the other agents, other jobs) does not count.
         """
         cancel = job.child(self.setup.task_timeout)
         started = time.monotonic()
@@ -97,10 +106,10 @@ class Agent:
             state, error = AgentState.CANCELLED, "cancelled"
         except LLMError as failure:
             state, error = AgentState.FAILED, str(failure)
+            if failure.over_budget:
+                error = "stopped: the token budget is used up"
         except _Unusable as problem:
             state, error = AgentState.FAILED, f"unusable answer after a retry: {problem}"
-        except _OverBudget:
-            state, error = AgentState.FAILED, "stopped: the token budget is used up"
         finally:
             cancel.release()
         progress.update_agent(self.index, state=state, error=error, step="")
@@ -126,8 +135,6 @@ class Agent:
         turn = _Turns(calls, reads, _OutputBudget(setup.max_tool_output_chars))
         while True:
             cancel.raise_if_cancelled()
-            if setup.budget.spent:
-                raise _OverBudget
             step += 1
             last = retried or not with_tools or step >= setup.max_iterations or turn.budget.spent
             if last and step > 1 and not retried:
@@ -142,6 +149,7 @@ class Agent:
                     on_tokens=self._token_counter(tokens_before),
                     max_tokens=setup.max_output_tokens,
                     on_attempt=self._recorder(turn.calls, f"agent {self.index + 1} step {step}"),
+                    share=dataclasses.replace(setup.share, on_turn=self._waiter(cancel, step)),
                 )
             except LLMError as error:
                 if not (error.tools_refused and with_tools):
@@ -233,9 +241,24 @@ class Agent:
     def _recorder(self, calls: list[CallUsage], label: str) -> Callable[[Usage, str], None]:
         def record(usage: Usage, error: str) -> None:
             calls.append(CallUsage(label, self.model, usage, error))
-            self.setup.budget.add(usage)
 
         return record
+
+    def _waiter(self, cancel: CancelToken, step: int) -> TurnListener:
+        """While a request waits for its turn, the agent's deadline stands still and its
+        step says why nothing moves."""
+        run = self.setup.share.on_turn
+        thinking = "thinking" if step == 1 else f"thinking (step {step})"
+
+        def heard(before: Turn | None, after: Turn) -> None:
+            if after is Turn.WAITING:
+                self.setup.progress.update_agent(self.index, step=WAITING_STEP)
+            elif before is Turn.WAITING:
+                self.setup.progress.update_agent(self.index, step=thinking)
+            if run is not None:
+                run(before, after)
+
+        return pausing(cancel, heard)
 
     def _capped(self, result: str) -> str:
         """A tool result cut to a quarter of a known context window."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
-from orchestrator.llm import LLMClient, Usage
+from orchestrator.llm import NO_SHARE, LLMClient, RunShare, Usage
 from orchestrator.result import CallUsage
 from orchestrator.textcalls import text_tool_calls
 
@@ -45,11 +45,14 @@ def usable_answer(
     calls: list[CallUsage],
     label: str,
     *,
+    share: RunShare = NO_SHARE,
+    required: bool = False,
     prompt_size: int | None = None,
 ) -> str:
     """The model's reply to `messages`, asked once more, saying what was wrong, if it is none.
 
-    Every request sent is added to `calls` under `label`. An answer must not repeat the
+    Every request sent is added to `calls` under `label`; `share` and `required` are the
+    run's budget and slots, as `LLMClient.complete` takes them. An answer must not repeat the
     first `prompt_size` messages (all of them when None). Raises UnusableAnswer when the
     second reply is no answer either.
     """
@@ -65,7 +68,13 @@ def usable_answer(
                 {"role": "user", "content": corrective(problem)},
             ]
         answer = llm.complete(
-            model=model, messages=messages, cancel=cancel, max_tokens=max_tokens, on_attempt=record
+            model=model,
+            messages=messages,
+            cancel=cancel,
+            max_tokens=max_tokens,
+            on_attempt=record,
+            share=share,
+            required=required,
         ).content
         if not (problem := unusable(answer, messages[:prompt_size])):
             return answer

@@ -30,13 +30,12 @@ class CancelToken:
         self._callbacks: list[Callable[[], None]] = []
         self._deadline = deadline
         self._timer: threading.Timer | None = None
+        self._paused_with: float | None = None  # seconds left, while the deadline stands still
         self.reason = ""
         if parent is not None:
             parent.on_cancel(lambda: self.cancel(parent.reason))
         if deadline is not None:
-            self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
-            self._timer.daemon = True
-            self._timer.start()
+            self._start_timer(deadline)
 
     def child(self, timeout: float | None = None) -> CancelToken:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -48,7 +47,33 @@ class CancelToken:
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None when there is none."""
-        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+        with self._lock:
+            if self._paused_with is not None:
+                return self._paused_with
+            if self._deadline is None:
+                return None
+            return max(0.0, self._deadline - time.monotonic())
+
+    def pause(self) -> None:
+        """Stop this token's own deadline from running (an agent waiting for its turn at the
+        endpoint is not working); its parents' deadlines go on."""
+        with self._lock:
+            if self._deadline is None or self._paused_with is not None or self._event.is_set():
+                return
+            self._paused_with = max(0.0, self._deadline - time.monotonic())
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def resume(self) -> None:
+        """Let the deadline run again, with the time it had left when paused."""
+        with self._lock:
+            if self._paused_with is None:
+                return
+            left, self._paused_with = self._paused_with, None
+            if self._event.is_set():
+                return
+            self._start_timer(time.monotonic() + left)
 
     def cancel(self, reason: str = "cancelled") -> None:
         with self._lock:
@@ -57,8 +82,9 @@ class CancelToken:
             self.reason = reason
             self._event.set()
             callbacks, self._callbacks = self._callbacks, []
-        if self._timer is not None:
-            self._timer.cancel()
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
         for callback in callbacks:
             callback()
 
@@ -83,8 +109,12 @@ class CancelToken:
 
     def release(self) -> None:
         """Stop the deadline timer once the work it guards has finished."""
-        if self._timer is not None:
-            self._timer.cancel()
+        with self._lock:
+            timer, self._timer = self._timer, None
+            self._paused_with = None
+            self._deadline = None
+        if timer is not None:
+            timer.cancel()
 
     @contextmanager
     def activated(self) -> Iterator[None]:
@@ -94,6 +124,12 @@ class CancelToken:
             yield
         finally:
             _ACTIVE.reset(reset)
+
+    def _start_timer(self, deadline: float) -> None:
+        self._deadline = deadline
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
 
     def _expire(self) -> None:
         self.cancel("timeout")

@@ -18,7 +18,7 @@ import json_repair
 
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
-from orchestrator.llm import LLMClient, Usage
+from orchestrator.llm import LLMClient, RunShare, Usage
 from orchestrator.request import Request
 from orchestrator.result import CallUsage
 
@@ -50,6 +50,8 @@ def decompose(
     calls: list[CallUsage],
     max_tokens: int | None = None,
     on_subtask: Callable[[int, Subtask], None] | None = None,
+    *,
+    share: RunShare,
 ) -> Plan:
     """Ask the model for `count` sub-questions; retry once on a bad reply, then fall back.
 
@@ -80,6 +82,8 @@ def decompose(
             max_tokens=max_tokens,
             json_object=True,
             on_attempt=record,
+            share=share,
+            required=True,  # no plan, no run: it is sent whatever the budget
         )
         try:
             subtasks = parse_plan(completion.content, count)

@@ -21,7 +21,7 @@ from orchestrator.context import CHARS_PER_TOKEN, pack_context, shrink_request
 from orchestrator.cost import phase_costs
 from orchestrator.decompose import Plan, Subtask, decompose, fallback_plan
 from orchestrator.grounding import Reader, bad_citations, citations_warning
-from orchestrator.llm import LLMClient, LLMError
+from orchestrator.llm import LLMClient, LLMError, RunShare, pausing
 from orchestrator.progress import AgentState, AgentStatus, Phase, Progress
 from orchestrator.ranking import Ranker, for_synthesis
 from orchestrator.request import Mode, Request
@@ -121,9 +121,13 @@ class Orchestrator:
             started,
             output,
             window,
-            TokenBudget(self.config.orchestrator.max_tokens),
             # The files findings cite, read once for the grounding, citations and checks.
             functools.cache(self._grounding_text),
+            RunShare(
+                TokenBudget(self.config.orchestrator.max_tokens),
+                progress.turn,
+                self.config.orchestrator.phase_seconds,
+            ),
         )
         if self.config.orchestrator.strategy == "single":
             return self._single(run)
@@ -148,16 +152,16 @@ class Orchestrator:
         """
         request, cancel, progress = run.request, run.cancel, run.progress
         count = self.config.orchestrator.parallel_agents
-        # Agents beyond the endpoint's slots would only wait, their timeouts running.
-        workers = min(count, self.config.provider.max_concurrent_requests or count)
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="deepthink-agent")
+        # Every agent starts at once, even on an endpoint with fewer slots: waiting for a turn
+        # does not count against its timeout, and one agent's tools run while another asks.
+        pool = ThreadPoolExecutor(count, thread_name_prefix="deepthink-agent")
         try:
-            setup = self._agent_setup(request, progress, run.output.agent, run.window, run.budget)
+            setup = self._agent_setup(request, progress, run.output.agent, run.window, run.share)
             team = _Team(pool, setup, self.config, cancel)
             plan: Plan | None
             phase = cancel.child(self.config.orchestrator.phase_seconds)
             try:
-                plan = self._plan(request, count, phase, team, run.calls, run.output.plan)
+                plan = self._plan(request, count, phase, team, run, run.output.plan)
             except DeadlineExceeded:
                 plan = Plan(fallback_plan(request, count), f"decomposition {self._too_long()}")
             except Cancelled:
@@ -170,7 +174,6 @@ class Orchestrator:
                 plan = Plan(fallback_plan(request, count), f"decomposition failed ({error})")
             finally:
                 phase.release()
-            run.budget.settle(run.calls)  # the plan's requests; the agents count their own
             if plan is not None:
                 if plan.note:
                     run.failures.append(plan.note)
@@ -196,8 +199,8 @@ class Orchestrator:
             for a in answers
             if a.error and a.state is not AgentState.CANCELLED  # the user's own doing
         ]
-        if run.budget.spent:
-            run.failures.append(run.budget.note())
+        if run.share.budget.refused:
+            run.failures.append(run.share.budget.note())
         return answers
 
     def _merge(
@@ -214,7 +217,7 @@ class Orchestrator:
                     succeeded,
                     cancel,
                     run.calls,
-                    run.budget,
+                    run.share,
                     failures,
                     run.output,
                     run.progress,
@@ -234,6 +237,7 @@ class Orchestrator:
                 run.output.synthesis,
                 run.window,
                 for_synthesis(run.ranking),
+                share=run.share,
             )
         except DeadlineExceeded:
             failures.append(f"synthesis {self._too_long()}")
@@ -273,7 +277,7 @@ class Orchestrator:
                     findings,
                     run.cancel,
                     run.calls,
-                    run.budget,
+                    run.share,
                     run.output.plan,
                     run.read,
                 )
@@ -333,6 +337,8 @@ class Orchestrator:
                 deadline,
                 run.calls,
                 run.output.synthesis,
+                # Like an agent's, its timeout counts its work, not its wait for a turn.
+                dataclasses.replace(run.share, on_turn=pausing(deadline, run.share.on_turn)),
             )
             markdown, found = answer.markdown, answer.findings
             if answer.note:
@@ -361,7 +367,7 @@ class Orchestrator:
         answers: list[AgentResult],
         cancel: CancelToken,
         calls: list[CallUsage],
-        budget: TokenBudget,
+        share: RunShare,
         failures: list[str],
         output: OutputTokens,
         progress: Progress,
@@ -373,13 +379,12 @@ class Orchestrator:
         if len(answers) < 3:
             failures.append("no peer ranking (council.rank): it needs 3 answers or more")
             return []
-        budget.settle(calls)
-        if budget.spent:
+        if share.budget.spent:
             failures.append("no peer ranking: the token budget is used up")
             return []
         progress.set_phase(Phase.RANKING)
         workers = min(len(answers), self.config.provider.max_concurrent_requests or len(answers))
-        ranker = Ranker(self.llm, self.config.agent_model, output.plan, workers)
+        ranker = Ranker(self.llm, self.config.agent_model, output.plan, workers, share)
         phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
             ranked = ranker.rank(request, answers, phase, calls)
@@ -397,13 +402,12 @@ class Orchestrator:
         findings: list[Finding],
         cancel: CancelToken,
         calls: list[CallUsage],
-        budget: TokenBudget,
+        share: RunShare,
         max_tokens: int,
         read: Reader,
     ) -> Checked:
         """The skeptic pass over the findings most agents raised, most severe first."""
-        budget.settle(calls)
-        if budget.spent:
+        if share.budget.spent:
             return Checked(findings, [], ["findings not verified: the token budget is used up"])
         limit = self.config.review.max_verified
         order = sorted(
@@ -415,7 +419,7 @@ class Orchestrator:
         if skipped := len(findings) - len(chosen):
             notes.append(f"{skipped} finding(s) kept unverified (review.max_verified is {limit})")
         workers = min(len(chosen), self.config.provider.max_concurrent_requests or len(chosen))
-        skeptic = Skeptic(self.llm, self.config.synthesis_model, max_tokens, workers)
+        skeptic = Skeptic(self.llm, self.config.synthesis_model, max_tokens, workers, share)
         phase = cancel.child(self.config.orchestrator.phase_seconds)
         try:
             verified = skeptic.verify(
@@ -457,7 +461,7 @@ class Orchestrator:
         count: int,
         cancel: CancelToken,
         team: _Team,
-        calls: list[CallUsage],
+        run: _Run,
         max_tokens: int,
     ) -> Plan:
         """Decompose, starting each agent as soon as its sub-question has streamed in.
@@ -474,9 +478,10 @@ class Orchestrator:
                 self.llm,
                 self.config.provider.model,
                 cancel,
-                calls,
+                run.calls,
                 max_tokens,
                 lambda index, subtask: arrived.put((index, subtask)),
+                share=run.share,
             )
             planning.add_done_callback(lambda _: arrived.put(None))
             while (subtask := arrived.get()) is not None:
@@ -489,7 +494,7 @@ class Orchestrator:
         progress: Progress,
         max_output: int,
         window: int | None,
-        budget: TokenBudget,
+        share: RunShare,
     ) -> AgentSetup:
         return AgentSetup(
             llm=self.llm,
@@ -504,7 +509,7 @@ class Orchestrator:
             max_output_tokens=max_output,
             context_window=window,
             instructions=prompts.AGENT_FINDINGS_INSTRUCTIONS if request.mode.is_review else "",
-            budget=budget,
+            share=share,
             context_without_tools=functools.cache(
                 lambda: self._more_context(request, max_output, window)
             ),
@@ -545,8 +550,8 @@ class _Run:
     started: float
     output: OutputTokens
     window: int | None  # the endpoint's context window, when known
-    budget: TokenBudget
     read: Reader
+    share: RunShare  # the token budget and the progress's queue listener, for every request
     calls: list[CallUsage] = field(default_factory=list)  # every request sent, in order
     failures: list[str] = field(default_factory=list)
     ranking: list[Rank] = field(default_factory=list)

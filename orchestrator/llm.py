@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import SplitResult, urlsplit
 
+from orchestrator.budget import Claim, OverBudget, TokenBudget
 from orchestrator.cancel import CancelToken
 from orchestrator.config import ProviderConfig, is_local_endpoint
-from orchestrator.endpoint import Overlap, endpoint_for
+from orchestrator.context import CHARS_PER_TOKEN
+from orchestrator.endpoint import Overlap, Stalled, Turn, endpoint_for
 
 if TYPE_CHECKING:
     import openai
@@ -43,12 +45,52 @@ class LLMError(Exception):
     """
 
     def __init__(
-        self, message: str, *, endpoint_unusable: bool = False, tools_refused: bool = False
+        self,
+        message: str,
+        *,
+        endpoint_unusable: bool = False,
+        tools_refused: bool = False,
+        over_budget: bool = False,
     ) -> None:
         super().__init__(message)
         self.endpoint_unusable = endpoint_unusable
         # The endpoint answered 400 to a request offering tools: ask again without them.
         self.tools_refused = tools_refused
+        # Not sent (or not retried): the run's token budget has no room for it.
+        self.over_budget = over_budget
+
+
+TurnListener = Callable[[Turn | None, Turn], None]
+"""Told of each move of a request through the endpoint's queue: (from, to); from None at
+first. A request goes to SENDING, or to WAITING and then SENDING, and always ends DONE."""
+
+
+@dataclass(frozen=True)
+class RunShare:
+    """What a run asks of each of its requests besides the request itself."""
+
+    budget: TokenBudget = field(default_factory=TokenBudget)  # orchestrator.max_tokens
+    on_turn: TurnListener | None = None  # progress: why nothing moves while a request waits
+    # Seconds a request may wait for its turn while no request to the endpoint ends.
+    patience: float | None = None
+
+
+NO_SHARE = RunShare()  # a request that belongs to no run: no budget, no listener
+
+
+def pausing(deadline: CancelToken, then: TurnListener | None = None) -> TurnListener:
+    """A listener that stops `deadline` while the request waits for its turn (a timeout
+    counts work, not waiting), and then tells `then`."""
+
+    def heard(before: Turn | None, after: Turn) -> None:
+        if after is Turn.WAITING:
+            deadline.pause()
+        elif before is Turn.WAITING:
+            deadline.resume()
+        if then is not None:
+            then(before, after)
+
+    return heard
 
 
 @dataclass(frozen=True)
@@ -176,6 +218,7 @@ class _Ask:
     max_tokens: int | None
     json_object: bool
     on_attempt: Callable[[Usage, str], None] | None
+    claim: Claim | None  # its hold on the run's token budget, if the run has one
 
     def body(self, refused: set[str]) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -212,6 +255,23 @@ class _Listeners:
             # The plan's sub-questions are read from this text as it streams in, and reach
             # progress, results and the cache: it is redacted like the finished completion.
             self.on_text(redact_streaming(well_formed("".join(answer.content)), self.secret))
+
+
+class _Turns:
+    """A request's moves through the queue, told once each to the run, and always to DONE."""
+
+    def __init__(self, listener: TurnListener | None) -> None:
+        self._listener = listener
+        self._at: Turn | None = None
+
+    def __call__(self, turn: Turn) -> None:
+        if self._listener is not None and turn is not self._at and self._at is not Turn.DONE:
+            before, self._at = self._at, turn
+            self._listener(before, turn)
+
+    def end(self) -> None:
+        if self._at is not None:
+            self(Turn.DONE)
 
 
 def _text(value: object) -> str:
@@ -254,6 +314,8 @@ class LLMClient:
         max_tokens: int | None = None,
         json_object: bool = False,
         on_attempt: Callable[[Usage, str], None] | None = None,
+        share: RunShare = NO_SHARE,
+        required: bool = False,
     ) -> Completion:
         """Stream one completion; raises Cancelled/DeadlineExceeded on cancel, LLMError on failure.
 
@@ -264,28 +326,56 @@ class LLMClient:
         (`error` is '' for the one that answered), so that usage counts what was spent.
         `json_object` asks for JSON mode where the endpoint takes it.
 
-        The request waits for one of the endpoint's slots (provider.max_concurrent_requests)
-        and keeps it through its retries.
+        The request first claims its worst case from `share.budget` (a `required` one is
+        never refused), then waits for one of the endpoint's slots
+        (provider.max_concurrent_requests), first come first served, and keeps it through its
+        retries; `share.on_turn` hears of both waits.
         """
         cancel.raise_if_cancelled()
         listeners = _Listeners(on_tokens, on_text, self._secret)
-        ask = _Ask(model, messages, tools, max_tokens, json_object, on_attempt)
-        with self._endpoint.slot(cancel) as slot:
-            future = asyncio.run_coroutine_threadsafe(
-                self._with_retries(ask, listeners, cancel, slot.overlap), self._loop
-            )
+        turns = _Turns(share.on_turn)
+        claim: Claim | None = None
+        try:
+            if share.budget.limit is not None:
+                claim = share.budget.claim(
+                    _worst_case(messages, tools, max_tokens),
+                    cancel,
+                    required=required,
+                    on_wait=lambda: turns(Turn.WAITING),
+                )
+            ask = _Ask(model, messages, tools, max_tokens, json_object, on_attempt, claim)
+            with self._endpoint.slot(cancel, turns, share.patience) as slot:
+                future = asyncio.run_coroutine_threadsafe(
+                    self._with_retries(ask, listeners, cancel, slot.overlap), self._loop
+                )
 
-            def abort() -> None:
-                future.cancel()
+                def abort() -> None:
+                    future.cancel()
 
-            unregister = cancel.on_cancel(abort)
-            try:
-                return future.result()
-            except concurrent.futures.CancelledError:
-                cancel.raise_if_cancelled()
-                raise
-            finally:
-                unregister()
+                unregister = cancel.on_cancel(abort)
+                try:
+                    return future.result()
+                except concurrent.futures.CancelledError:
+                    cancel.raise_if_cancelled()
+                    raise
+                finally:
+                    unregister()
+        except OverBudget:
+            raise LLMError(_over_budget(share.budget), over_budget=True) from None
+        except Stalled as stalled:
+            raise LLMError(self._stalled(stalled)) from None
+        finally:
+            if claim is not None:
+                claim.close()
+            turns.end()
+
+    def _stalled(self, stalled: Stalled) -> str:
+        return (
+            f"waited {stalled.waited:.0f} s for a turn at {self.provider.base_url}, and none of "
+            f"the {self._endpoint.limit} request(s) it takes at once "
+            f"(provider.max_concurrent_requests) ended for {stalled.patience:.0f} s "
+            "(orchestrator.phase_timeout): raise it if the endpoint is that slow"
+        )
 
     @property
     def tools_refused(self) -> bool:
@@ -340,16 +430,30 @@ class LLMClient:
     ) -> Completion:
         attempt = 0
         refused = self._endpoint.refused
+        failed: Exception | None = None  # the attempt before this one, if it failed
         while True:
+            if ask.claim is not None and failed is not None:
+                try:
+                    ask.claim.renew()
+                except OverBudget:
+                    message = self.describe(failed, ask.model)
+                    raise LLMError(
+                        f"{message}; not retried: {_over_budget(ask.claim.budget)}",
+                        over_budget=True,
+                    ) from None
             body = ask.body(refused)
             answer = _StreamedAnswer()
             try:
                 completion = await self._stream(body, answer, listeners)
             except BaseException as error:
+                spent = answer.spent(ask.messages)
+                if ask.claim is not None:
+                    ask.claim.spend(spent.total_tokens)
                 if ask.on_attempt is not None:
-                    ask.on_attempt(answer.spent(ask.messages), _attempt_error(error))
+                    ask.on_attempt(spent, _attempt_error(error))
                 if not isinstance(error, Exception):
                     raise  # cancelled: the request is counted, the cancel goes on
+                failed = error
                 if (field_name := _refused_field(error, body)) is not None:
                     refused.add(field_name)
                     if field_name == "tools":
@@ -363,6 +467,8 @@ class LLMClient:
                         endpoint_unusable=_unusable(error),
                     ) from None
             else:
+                if ask.claim is not None:
+                    ask.claim.spend(completion.usage.total_tokens)
                 if ask.on_attempt is not None:
                     ask.on_attempt(completion.usage, "")
                 return completion
@@ -707,6 +813,18 @@ def _server_message(error: openai.APIStatusError) -> str:
         if message:
             return str(message)[:300]
     return error.message[:300]
+
+
+def _worst_case(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_tokens: int | None
+) -> int:
+    """The most tokens a request may take: its prompt, estimated, and all it may answer."""
+    prompt = len(json.dumps(messages, ensure_ascii=False)) + len(json.dumps(tools or []))
+    return prompt // CHARS_PER_TOKEN + (max_tokens or 0)
+
+
+def _over_budget(budget: TokenBudget) -> str:
+    return f"the run's token budget of {budget.limit:,} (orchestrator.max_tokens) is used up"
 
 
 def _estimate_usage(messages: list[dict[str, Any]], text: str) -> Usage:

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from orchestrator.endpoint import Turn
+
 _log = logging.getLogger(__name__)
+
+WAITING_STEP = "waiting for the endpoint"  # an agent's step while its request waits its turn
 
 
 class Phase(StrEnum):
@@ -55,6 +59,14 @@ class AgentStatus:
 class Snapshot:
     phase: Phase
     agents: tuple[AgentStatus, ...]
+    waiting: int = 0  # the run's requests waiting for their turn at the endpoint
+    sending: int = 0  # ... and those that have it
+
+    @property
+    def stalled(self) -> bool:
+        """Nothing of the run moves: its requests all wait for other jobs' (or each
+        other's) turns at the endpoint."""
+        return self.waiting > 0 and self.sending == 0
 
     @property
     def finished_agents(self) -> int:
@@ -83,7 +95,8 @@ class Snapshot:
         for agent in self.agents:
             counts[agent.state.value] = counts.get(agent.state.value, 0) + 1
         states = ", ".join(f"{count} {state}" for state, count in counts.items())
-        return f"{self.phase.value}: {states}" if states else self.phase.value
+        phase = f"{self.phase.value} ({WAITING_STEP})" if self.stalled else self.phase.value
+        return f"{phase}: {states}" if states else phase
 
 
 Subscriber = Callable[[Snapshot], None]
@@ -125,6 +138,14 @@ class Progress:
         with self._lock:
             agents = (*self._snapshot.agents, agent)
             self._publish(dataclasses.replace(self._snapshot, agents=agents))
+
+    def turn(self, before: Turn | None, after: Turn) -> None:
+        """A request of the run moved through the endpoint's queue (a TurnListener)."""
+        with self._lock:
+            now = self._snapshot
+            waiting = now.waiting + (after is Turn.WAITING) - (before is Turn.WAITING)
+            sending = now.sending + (after is Turn.SENDING) - (before is Turn.SENDING)
+            self._publish(dataclasses.replace(now, waiting=waiting, sending=sending))
 
     def update_agent(self, index: int, **changes: Any) -> None:
         """Apply changes to one agent; a finished agent never goes back to running."""

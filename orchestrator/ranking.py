@@ -19,7 +19,7 @@ import json_repair
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
 from orchestrator.context import fit_budget
-from orchestrator.llm import LLMClient, LLMError, Usage
+from orchestrator.llm import LLMClient, LLMError, RunShare, Usage
 from orchestrator.request import Request
 from orchestrator.result import AgentResult, CallUsage, Rank
 
@@ -38,6 +38,7 @@ class Ranker:
     model_of: Callable[[int], str]  # the model of the agent with this index
     max_tokens: int
     workers: int
+    share: RunShare
 
     def rank(
         self,
@@ -104,6 +105,7 @@ class Ranker:
             max_tokens=self.max_tokens,
             json_object=True,
             on_attempt=record,
+            share=self.share,
         )
         by_letter = dict(zip(letters, (answer.index + 1 for answer in others), strict=True))
         return ballot(completion.content, by_letter)

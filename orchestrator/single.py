@@ -13,7 +13,7 @@ from orchestrator import prompts
 from orchestrator.answers import usable_answer
 from orchestrator.cancel import CancelToken
 from orchestrator.findings import split_findings
-from orchestrator.llm import LLMClient
+from orchestrator.llm import LLMClient, RunShare
 from orchestrator.request import Request
 from orchestrator.result import CallUsage, Finding
 
@@ -32,6 +32,7 @@ def answer_once(
     cancel: CancelToken,
     calls: list[CallUsage],
     max_tokens: int,
+    share: RunShare,
 ) -> Answer:
     """Raises Cancelled, DeadlineExceeded, LLMError or UnusableAnswer."""
     system = prompts.SINGLE_SYSTEM
@@ -42,6 +43,8 @@ def answer_once(
         {"role": "user", "content": prompts.shared_context(request)},
     ]
 
-    answer = usable_answer(llm, model, messages, cancel, max_tokens, calls, "single", prompt_size=2)
+    answer = usable_answer(
+        llm, model, messages, cancel, max_tokens, calls, "single", share=share, prompt_size=2
+    )
     markdown, findings, note = split_findings(answer, request.path)
     return Answer(markdown, findings, note)

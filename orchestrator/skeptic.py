@@ -17,7 +17,7 @@ import json_repair
 
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
-from orchestrator.llm import LLMClient, LLMError, Usage
+from orchestrator.llm import LLMClient, LLMError, RunShare, Usage
 from orchestrator.request import Request
 from orchestrator.result import CallUsage, Finding, Rejected
 
@@ -38,6 +38,7 @@ class Skeptic:
     model: str
     max_tokens: int
     workers: int
+    share: RunShare
 
     def verify(
         self,
@@ -122,6 +123,7 @@ class Skeptic:
             max_tokens=self.max_tokens,
             json_object=True,
             on_attempt=record,
+            share=self.share,
         )
         return verdict(completion.content)
 

@@ -10,7 +10,7 @@ from orchestrator.answers import usable_answer
 from orchestrator.cancel import CancelToken
 from orchestrator.context import CHARS_PER_TOKEN, fit_budget
 from orchestrator.findings import has_findings_block, split_findings
-from orchestrator.llm import LLMClient
+from orchestrator.llm import LLMClient, RunShare
 from orchestrator.request import Request
 from orchestrator.result import AgentResult, CallUsage, Finding
 
@@ -32,6 +32,8 @@ def synthesise(
     max_tokens: int | None = None,
     context_window: int | None = None,
     ranking: str = "",
+    *,
+    share: RunShare,
 ) -> Synthesis:
     """Merge the answers; every request sent is added to `calls`, failed ones too.
 
@@ -55,7 +57,16 @@ def synthesise(
     # One agent's answer repeated is a fair synthesis of it; several pasted together is not.
     prompt_size = None if len(answers) > 1 else 2
     answer = usable_answer(
-        llm, model, messages, cancel, max_tokens, calls, "synthesis", prompt_size=prompt_size
+        llm,
+        model,
+        messages,
+        cancel,
+        max_tokens,
+        calls,
+        "synthesis",
+        share=share,
+        required=True,  # the synthesis merges what the budget allowed: it is always sent
+        prompt_size=prompt_size,
     )
     markdown, findings, note = split_findings(answer, request.path)
     if request.mode.is_review and not has_findings_block(answer):

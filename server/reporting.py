@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from orchestrator.cost import cost_line, count
-from orchestrator.progress import AgentState, Phase, Snapshot
+from orchestrator.progress import WAITING_STEP, AgentState, Phase, Snapshot
 from orchestrator.request import Mode
 from orchestrator.result import AgentResult, Finding, RunResult, RunStatus
 
@@ -29,12 +29,16 @@ def begin_message(mode: Mode, path: str, start_line: int, end_line: int) -> str:
 
 
 def report_message(snapshot: Snapshot, seconds: float) -> str:
-    """Short enough for a statusline: e.g. '3/4 agents · 1.2k tok · 8 s'."""
+    """Short enough for a statusline: e.g. '3/4 agents · 1.2k tok · 8 s'; a job whose
+    requests all wait their turn at the endpoint (behind another job) says so instead of
+    the token count, which does not move meanwhile."""
     elapsed = f"{seconds:.0f} s"
     if snapshot.phase is Phase.DECOMPOSING:
-        return f"planning · {elapsed}"
+        return f"{WAITING_STEP if snapshot.stalled else 'planning'} · {elapsed}"
     tokens = f"{count(sum(agent.tokens for agent in snapshot.agents))} tok"
     agents = f"{snapshot.finished_agents}/{len(snapshot.agents)} agents"
+    if snapshot.stalled:
+        return f"{agents} · {WAITING_STEP} · {elapsed}"
     if snapshot.phase is Phase.SYNTHESISING:
         return f"{agents} · merging · {tokens} · {elapsed}"
     if snapshot.phase is Phase.RANKING:
@@ -45,11 +49,12 @@ def report_message(snapshot: Snapshot, seconds: float) -> str:
 
 
 def report_details(snapshot: Snapshot) -> str:
-    """For the log, e.g.
-    'running: 1 done, 1 running — security: done, tests: running (120 tokens)'."""
+    """For the log, e.g. 'running: 1 done, 1 running — security: done, tests: running
+    (120 tokens)'; an agent waiting for its turn at the endpoint says so."""
     agents = ", ".join(
         f"{agent.role}: {agent.state.value}"
         + (f" ({agent.tokens} tokens)" if agent.tokens and not agent.state.finished else "")
+        + (f" ({WAITING_STEP})" if agent.step == WAITING_STEP else "")
         for agent in snapshot.agents
     )
     return f"{snapshot.summary()} — {agents}" if agents else snapshot.summary()
@@ -154,8 +159,13 @@ def _reasons(result: RunResult) -> str:
 
 
 def states(snapshot: Snapshot) -> tuple[object, ...]:
-    """What a report must not hold back: the phase and each agent's state."""
-    return (snapshot.phase, *(agent.state for agent in snapshot.agents))
+    """What a report must not hold back: the phase, whether the job waits for the endpoint,
+    and each agent's state and whether it waits."""
+    return (
+        snapshot.phase,
+        snapshot.stalled,
+        *((agent.state, agent.step == WAITING_STEP) for agent in snapshot.agents),
+    )
 
 
 class ProgressReporter:

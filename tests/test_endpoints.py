@@ -6,6 +6,7 @@ setting to change.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import threading
@@ -16,11 +17,13 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
+from orchestrator.cancel import CancelToken
 from orchestrator.config import validate
 from orchestrator.context import selection_request
+from orchestrator.endpoint import endpoint_for
 from orchestrator.engine import Orchestrator
 from orchestrator.llm import LLMClient
-from orchestrator.progress import AgentState
+from orchestrator.progress import WAITING_STEP, AgentState, Progress
 from orchestrator.request import Mode, Request
 from orchestrator.result import RunResult, RunStatus
 from orchestrator.workspace import Workspace
@@ -37,7 +40,7 @@ from tests.llm_server import (
     ScriptedLLMServer,
     ToolCall,
 )
-from tests.lsp_harness import DIVIDE, SOURCE, editor
+from tests.lsp_harness import DIVIDE, SOURCE, editor, wait_until
 
 REQUEST = selection_request(Mode.EXPLAIN, "a.py", SAMPLE, 2, 2, 6000)
 ANSWER = "It divides `a` by `b` at `a.py:2` and fails when `b` is zero"
@@ -314,6 +317,101 @@ def test_jobs_share_the_endpoints_slots(serve: Any, workspace: Path) -> None:
     assert not any(r.cut_off for r in settled), "no job cut another's stream"
 
 
+def test_agents_waiting_for_their_turn_keep_their_timeout_for_their_own_work(
+    serve: Any, workspace: Path
+) -> None:
+    llm = serve(LLAMA_CPP)
+    # The plan streams slowly: the first agent starts from its first sub-question and then
+    # waits for the rest of the plan, the others for the plan and for each other.
+    llm.add(scenarios.DECOMPOSE, Reply(content=scenarios.plan(3), chunk_delay=0.15))
+    # Each agent works 0.8 s of its 2 s: three in a row on a one-request-at-a-time server,
+    # after the plan, take longer than that for the later ones to have their turn.
+    llm.add(
+        scenarios.is_agent,
+        lambda body: Reply(content=f"{ANSWER} (agent {scenarios.agent_number(body)}).", delay=0.8),
+    )
+    llm.add(scenarios.SYNTHESIS, Reply(content="## Summary\nIt divides by zero (`a.py:2`)."))
+    progress = Progress()
+    steps: set[tuple[int, str]] = set()
+    progress.subscribe(lambda snapshot: steps.update((a.index, a.step) for a in snapshot.agents))
+    config = validate(
+        {
+            "provider": {
+                "base_url": llm.base_url,
+                "model": "scripted-model",
+                "max_concurrent_requests": 1,
+            },
+            "orchestrator": {"parallel_agents": 3, "task_timeout": 2, "phase_timeout": 60},
+            "agent": {"tools": []},
+            "cache": {"enabled": False},
+        },
+        "endpoint test",
+    )
+    client = LLMClient(config.provider, "test-key")
+    try:
+        result = Orchestrator(config, Workspace(workspace), client).run(REQUEST, None, progress)
+    finally:
+        client.close()
+
+    assert result.status is RunStatus.DONE, result.failures
+    assert [a.state for a in result.agents] == [AgentState.DONE] * 3
+    assert all(a.answer.startswith(ANSWER) for a in result.agents)
+    # Every agent waited its turn, and said so while it did.
+    assert {index for index, step in steps if step == WAITING_STEP} == {0, 1, 2}
+    assert not any(r.cut_off for r in llm.wait_settled())
+
+
+def test_a_run_whose_endpoint_never_frees_a_turn_still_ends(serve: Any, workspace: Path) -> None:
+    llm = serve(LLAMA_CPP)
+    scenarios.script_run(llm, 2)
+    stuck = CancelToken()
+    # Another user of the endpoint in this process holds its only slot and never gives it back.
+    with endpoint_for(llm.base_url, 1).slot(stuck):
+        result = run(
+            llm,
+            workspace,
+            provider={"max_concurrent_requests": 1},
+            orchestrator={"parallel_agents": 2, "task_timeout": 60, "phase_timeout": 0.5},
+        )
+
+    assert result.status is RunStatus.FAILED
+    assert "decomposition stopped after 0.5 s (orchestrator.phase_timeout)" in result.failures
+    assert [a.state for a in result.agents] == [AgentState.FAILED] * 2
+    assert all("orchestrator.phase_timeout" in a.error for a in result.agents)
+    assert llm.requests == [], "nothing was sent past the stuck request"
+
+
+def test_single_strategy_runs_queued_behind_each_other_keep_their_timeout(
+    serve: Any, workspace: Path
+) -> None:
+    llm = serve(LLAMA_CPP)
+    # Each answer takes 0.8 s of a 1.5 s timeout: the second run has its turn after the
+    # first's answer, and its wait does not count.
+    llm.add("expert engineer answering", Reply(content=f"{ANSWER}.", delay=0.8))
+    results: list[RunResult] = []
+
+    def single() -> None:
+        results.append(
+            run(
+                llm,
+                workspace,
+                provider={"max_concurrent_requests": 1},
+                orchestrator={"strategy": "single", "task_timeout": 1.5, "phase_timeout": 60},
+            )
+        )
+
+    runs = [threading.Thread(target=single) for _ in range(2)]
+    for each in runs:
+        each.start()
+    for each in runs:
+        each.join(60)
+
+    assert [r.status for r in results] == [RunStatus.DONE, RunStatus.DONE], [
+        r.failures for r in results
+    ]
+    assert len(llm.requests) == 2
+
+
 # --- answers that are not answers ----------------------------------------------------------
 
 
@@ -400,6 +498,59 @@ async def test_the_language_server_on_a_llama_cpp_server_chosen_by_the_workspace
     assert "2 of 2 agents answered" in progress[-1].message
     assert not any(r.cut_off or r.aborted for r in requests)
     assert all("test-key" not in r.headers.get("authorization", "") for r in requests)
+
+
+def reports(ed: Any, token: str) -> list[str]:
+    """The messages of a job's progress reports so far."""
+    values: list[Any] = ed.client.progress_reports.get(token, [])
+    return [v.message or "" for v in values if isinstance(v, types.WorkDoneProgressReport)]
+
+
+async def test_a_job_queued_behind_another_says_so_and_cancels_at_once(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def held_plan(body: dict[str, Any]) -> Reply:
+        release.wait(30)  # the first job keeps the server's only slot until the test is done
+        return Reply(content=scenarios.plan(2))
+
+    with ScriptedLLMServer(profile=LLAMA_CPP) as llm:
+        llm.add(scenarios.DECOMPOSE, held_plan)
+        llm.add(scenarios.is_agent, read_then_answer)
+        llm.add(scenarios.SYNTHESIS, Reply(content="## Summary\nIt divides by zero (`a.py:2`)."))
+        try:
+            async with editor(tmp_path, llm) as ed:
+                (ed.root / ".deepthink.yaml").write_text(
+                    "provider:\n  max_concurrent_requests: 1\n"
+                )
+                ed.client.workspace_did_change_configuration(
+                    types.DidChangeConfigurationParams(None)
+                )
+                uri = ed.open("a.py", SOURCE)
+                first = await ed.run(uri, DIVIDE, "explain")
+                await asyncio.to_thread(llm.wait_for_requests, 1, 15)
+
+                second = await ed.run(uri, DIVIDE, "ask", question="Is the second job waiting?")
+                waiting = await wait_until(
+                    lambda: [m for m in reports(ed, second["job"]) if WAITING_STEP in m],
+                    "the second job to say it waits for the endpoint",
+                )
+                stopped = await ed.command("deepthink.cancel", {"job": second["job"]})
+                second_end = await ed.progress_end(second["job"])
+                held = not release.is_set()
+                release.set()
+                first_end = await ed.progress_end(first["job"])
+                logged = [m.message for m in ed.client.log_messages]
+        finally:
+            release.set()
+        requests = llm.wait_settled()
+
+    assert waiting[0].startswith("waiting for the endpoint · ")
+    assert all(len(message) <= 60 for message in waiting)
+    assert any("decomposing (waiting for the endpoint)" in message for message in logged)
+    assert stopped == 1 and held, "cancelled while the first job still held the endpoint"
+    assert second_end[-1].message == "cancelled"
+    assert not any("second job" in r.messages_text for r in requests), "nothing sent for it"
+    assert first_end[-1].message.startswith("done"), first_end[-1].message
 
 
 def test_a_single_agents_answer_repeated_is_a_fair_synthesis(serve: Any, workspace: Path) -> None:

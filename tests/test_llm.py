@@ -10,6 +10,7 @@ import pytest
 
 from orchestrator.cancel import Cancelled, CancelToken, DeadlineExceeded
 from orchestrator.config import ProviderConfig
+from orchestrator.endpoint import Endpoint, Stalled, Turn
 from orchestrator.llm import LLMClient, LLMError
 from tests.llm_server import Reply, ScriptedLLMServer, ToolCall
 
@@ -321,3 +322,50 @@ def test_a_request_waits_for_a_slot_and_a_cancel_ends_the_wait(
     client.close()
     assert outcomes == ["cancelled", "cancelled"]
     assert len(llm_server.requests) == 1, "the cancelled wait never sent its request"
+
+
+def test_requests_waiting_for_a_slot_are_served_first_come_first_served() -> None:
+    endpoint = Endpoint("http://127.0.0.1:9/v1", limit=1)
+    order: list[int] = []
+    queued = threading.Semaphore(0)
+
+    def ask(number: int) -> None:
+        def heard(turn: Turn) -> None:
+            if turn is Turn.WAITING:
+                queued.release()
+            elif turn is Turn.SENDING:
+                order.append(number)
+
+        with endpoint.slot(CancelToken(), heard):
+            pass
+
+    with endpoint.slot(CancelToken()):
+        waiters = []
+        for number in range(4):
+            waiters.append(threading.Thread(target=ask, args=(number,)))
+            waiters[-1].start()
+            assert queued.acquire(timeout=5), "each waits behind the slot held"
+    for waiter in waiters:
+        waiter.join(5)
+    assert order == [0, 1, 2, 3]
+
+
+def test_a_wait_that_the_endpoint_never_ends_is_bounded_by_patience() -> None:
+    endpoint = Endpoint("http://127.0.0.1:9/v1", limit=1)
+    with (
+        endpoint.slot(CancelToken()),
+        pytest.raises(Stalled),
+        endpoint.slot(CancelToken(), patience=0.2),
+    ):
+        pass
+    with endpoint.slot(CancelToken()):  # the queue was left: the slot is free again
+        pass
+
+
+def test_a_paused_deadline_stands_still_and_then_runs_on() -> None:
+    token = CancelToken().child(0.2)
+    token.pause()
+    assert not token.wait(0.5), "no deadline passes while paused"
+    assert (token.remaining() or 0) > 0
+    token.resume()
+    assert token.wait(5) and token.reason == "timeout"

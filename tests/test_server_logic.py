@@ -4,6 +4,7 @@ settings, stored results, progress texts and throttling, selections and diffs.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -566,6 +567,15 @@ def test_progress_texts() -> None:
     verifying = Snapshot(Phase.VERIFYING, many.agents)
     assert report_message(verifying, 61) == "16/16 agents · verifying · 19.7k tok · 61 s"
     assert len(report_message(many, 12345)) <= 60
+    # A job whose requests all wait behind another job's: why nothing moves, not the tokens.
+    queued = dataclasses.replace(many, phase=Phase.RUNNING, waiting=3)
+    assert report_message(queued, 61) == "16/16 agents · waiting for the endpoint · 61 s"
+    widest = Snapshot(Phase.RUNNING, tuple(agent(n, AgentState.RUNNING, 10**5) for n in range(64)))
+    assert len(report_message(dataclasses.replace(widest, waiting=64), 99999)) <= 60
+    planning = Snapshot(Phase.DECOMPOSING, (), waiting=1)
+    assert report_message(planning, 3) == "waiting for the endpoint · 3 s"
+    assert report_message(dataclasses.replace(planning, sending=1), 3) == "planning · 3 s"
+    assert report_details(planning) == "decomposing (waiting for the endpoint)"
     answers = [
         AgentResult(0, "r", "q", "m", AgentState.DONE, answer="a"),
         AgentResult(1, "r", "q", "m", AgentState.FAILED, error="boom"),

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.cli.shell import PROG
-from orchestrator.progress import AgentState, AgentStatus, Phase, Snapshot
+from orchestrator.progress import WAITING_STEP, AgentState, AgentStatus, Phase, Snapshot
 
 STATE_STYLES = {
     AgentState.QUEUED: "dim",
@@ -104,6 +104,8 @@ def state_changes(before: Snapshot | None, after: Snapshot) -> list[str]:
             lines.append("ranking the answers")
         elif after.phase is Phase.VERIFYING:
             lines.append("verifying the findings")
+    if after.stalled and not (before and before.stalled):
+        lines.append(f"{WAITING_STEP}: other requests hold its turns")
     earlier = {agent.index: agent.state for agent in before.agents} if before else {}
     # While the plan still streams in, more agents may come: their number is not known yet.
     of_all = "" if after.phase is Phase.DECOMPOSING else f"/{len(after.agents)}"

@@ -24,6 +24,7 @@ import aiohttp
 from orchestrator.cancel import CancelToken
 from orchestrator.config import Config, validate
 from orchestrator.decompose import streamed_subtasks
+from orchestrator.endpoint import endpoint_for
 from orchestrator.engine import Orchestrator
 from orchestrator.llm import LLMClient
 from orchestrator.request import Mode, Request
@@ -136,6 +137,19 @@ def run_engine(
     return elapsed, llm.requests()
 
 
+def run_sequential(llm: LLMServerProcess, agents: int) -> float:
+    """A run with one request at a time to the endpoint, on a client of its own: the limit is
+    the endpoint's, set by the client (as the language server makes a new client when the
+    setting changes)."""
+    client = LLMClient(engine_config(llm.base_url, agents, 1).provider, "bench-key")
+    try:
+        run_engine(llm, client, 1, 1)  # warm-up of this client
+        return run_engine(llm, client, agents, 1)[0]
+    finally:
+        client.close()
+        endpoint_for(llm.base_url, None)  # the shared client's setting, no limit, again
+
+
 def shared_prefix_share(requests: list[RecordedRequest]) -> float:
     """Characters that every agent's first request shares from the start, over their mean size."""
     first_turns = [
@@ -171,7 +185,7 @@ def scaling_row(
         f"{at_once / path_at_once:.3f}",
     ]
     if agents <= 16:  # 64 agents one after another would take a minute and say nothing new
-        sequential = run_engine(llm, client, agents, 1)[0]
+        sequential = run_sequential(llm, agents)
         cells += [f"{sequential:.2f}", f"{sequential / parallel:.1f}x"]
     else:
         cells += ["—", "—"]
