@@ -291,9 +291,10 @@ class Agent:
         def count(chunks: int) -> None:
             nonlocal published
             now = time.monotonic()
-            if now - published >= TOKEN_UPDATE_INTERVAL:
+            if now - published >= TOKEN_UPDATE_INTERVAL and self.setup.progress.offer_tokens(
+                self.index, before + chunks
+            ):
                 published = now
-                self.setup.progress.update_agent(self.index, tokens=before + chunks)
 
         return count
 

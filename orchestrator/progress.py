@@ -162,6 +162,18 @@ class Progress:
             agents[index] = dataclasses.replace(current, **changes)
             self._publish(dataclasses.replace(self._snapshot, agents=tuple(agents)))
 
+    def offer_tokens(self, index: int, tokens: int) -> bool:
+        """An agent's running token count, from the transport thread that every request
+        shares: rather than wait while another thread holds the lock (and, holding it, waits
+        for the interpreter), the count is dropped and False returned; a later one will do."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self.update_agent(index, tokens=tokens)
+        finally:
+            self._lock.release()
+        return True
+
     def _publish(self, snapshot: Snapshot) -> None:
         if snapshot == self._snapshot:
             return

@@ -14,7 +14,7 @@ import pytest
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
 from orchestrator.engine import Orchestrator
-from orchestrator.progress import AgentState, Phase, Progress, Snapshot
+from orchestrator.progress import AgentState, AgentStatus, Phase, Progress, Snapshot
 from orchestrator.request import Mode, Request
 from orchestrator.result import RunResult, RunStatus, Severity
 from tests import scenarios
@@ -581,3 +581,28 @@ def test_a_secret_in_the_workspace_reaches_the_model_only_if_the_user_allows_it(
     sent = " ".join(r.messages_text for r in llm_server.requests)
     assert ("hunter2" in sent) is allowed
     assert ("refused: .env may hold secrets" in sent) is not allowed
+
+
+def test_a_running_token_count_is_dropped_rather_than_waiting_for_the_progress_lock() -> None:
+    # The transport thread, which every agent's request shares, offers the counts.
+    progress = Progress()
+    progress.add_agent(AgentStatus(0, "role", "model"))
+    subscriber_entered, release = threading.Event(), threading.Event()
+
+    def slow_subscriber(snapshot: Snapshot) -> None:
+        if snapshot.agents[0].step == "busy":
+            subscriber_entered.set()
+            release.wait(5)
+
+    progress.subscribe(slow_subscriber)
+    holder = threading.Thread(target=progress.update_agent, args=(0,), kwargs={"step": "busy"})
+    holder.start()
+    assert subscriber_entered.wait(5)
+    try:
+        assert progress.offer_tokens(0, 10) is False
+    finally:
+        release.set()
+        holder.join()
+    assert progress.snapshot().agents[0].tokens == 0
+    assert progress.offer_tokens(0, 12) is True
+    assert progress.snapshot().agents[0].tokens == 12
