@@ -195,6 +195,34 @@ def test_review_diff_leaves_out_the_changes_of_files_agents_may_not_read(
     assert "+API_KEY=sk-new-secret" in chat_requests(llm_server)[0].messages_text
 
 
+def test_review_diff_of_a_workspace_below_the_repository_top_reviews_its_own_changes(
+    llm_server: ScriptedLLMServer,
+    env: dict[str, str],
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (workspace / "service").mkdir()
+    (workspace / "service" / "b.py").write_text(SAMPLE)
+    git(workspace, "init", "-q")
+    git(workspace, "add", "a.py", "service/b.py")
+    git(workspace, "commit", "-q", "-m", "initial")
+    (workspace / "a.py").write_text(SAMPLE.replace("a / b", "a // b"))  # outside the workspace
+    (workspace / "service" / "b.py").write_text(SAMPLE.replace("a / b", "a / b if b else 0"))
+    pathless = [{"start_line": 2, "severity": "info", "message": "zero now returns 0"}]
+    scenarios.script_run(llm_server, 1, synthesis=SYNTHESIS + scenarios.findings_block(pathless))
+
+    code, out, _ = deepthink(
+        capsys, "review-diff", "--workspace", str(workspace / "service"), "--agents", "1"
+    )
+
+    assert code == 0
+    text = chat_requests(llm_server)[0].messages_text
+    assert "+    return a / b if b else 0" in text
+    assert "a // b" not in text, "a change outside the workspace was sent"
+    # Named as the workspace's tools name it, so the finding's path is the file's.
+    assert "b.py:2: info: zero now returns 0" in out and "service/b.py" not in out
+
+
 def test_review_diff_of_a_revision_range(
     llm_server: ScriptedLLMServer,
     env: dict[str, str],

@@ -111,7 +111,9 @@ def read_diff(root: Path, rev_range: str | None) -> str:
     revision = rev_range or "HEAD"
     described = f"git diff {revision}"
     try:
-        result = diff(root, revision, timeout=GIT_TIMEOUT, max_output=MAX_FILE_BYTES)
+        # Relative: a workspace below the repository's top reviews its own changes, named
+        # as its agents' tools and the read policy name them.
+        result = diff(root, revision, relative=True, timeout=GIT_TIMEOUT, max_output=MAX_FILE_BYTES)
     except GitError as error:
         raise UsageError(_git_problem(error, root, described)) from None
     if not result.stdout.strip():
