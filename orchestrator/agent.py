@@ -22,12 +22,11 @@ from orchestrator.llm import (
     RunShare,
     ToolCall,
     TurnListener,
-    Usage,
     pausing,
     well_formed,
 )
 from orchestrator.progress import WAITING_STEP, AgentState, Progress
-from orchestrator.result import AgentResult, CallUsage, ToolRead
+from orchestrator.result import AgentResult, CallUsage, ToolRead, recorder
 from orchestrator.textcalls import text_tool_calls
 from orchestrator.tools.base import Tool, ToolError
 from orchestrator.workspace import Workspace
@@ -148,7 +147,9 @@ class Agent:
                     cancel=cancel,
                     on_tokens=self._token_counter(tokens_before),
                     max_tokens=setup.max_output_tokens,
-                    on_attempt=self._recorder(turn.calls, f"agent {self.index + 1} step {step}"),
+                    on_attempt=recorder(
+                        turn.calls, f"agent {self.index + 1} step {step}", self.model
+                    ),
                     share=dataclasses.replace(setup.share, on_turn=self._waiter(cancel, step)),
                 )
             except LLMError as error:
@@ -237,12 +238,6 @@ class Agent:
         if skipped := len(tool_calls) - len(granted):
             messages.append({"role": "user", "content": _skipped_calls(skipped, len(granted))})
         setup.progress.update_agent(self.index, step=f"thinking (step {step + 1})")
-
-    def _recorder(self, calls: list[CallUsage], label: str) -> Callable[[Usage, str], None]:
-        def record(usage: Usage, error: str) -> None:
-            calls.append(CallUsage(label, self.model, usage, error))
-
-        return record
 
     def _waiter(self, cancel: CancelToken, step: int) -> TurnListener:
         """While a request waits for its turn, the agent's deadline stands still and its

@@ -13,8 +13,8 @@ from typing import Any
 
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
-from orchestrator.llm import NO_SHARE, LLMClient, RunShare, Usage
-from orchestrator.result import CallUsage
+from orchestrator.llm import NO_SHARE, LLMClient, RunShare
+from orchestrator.result import CallUsage, recorder
 from orchestrator.textcalls import text_tool_calls
 
 MIN_WORDS = 2
@@ -56,10 +56,6 @@ def usable_answer(
     first `prompt_size` messages (all of them when None). Raises UnusableAnswer when the
     second reply is no answer either.
     """
-
-    def record(usage: Usage, error: str) -> None:
-        calls.append(CallUsage(label, model, usage, error))
-
     problem = answer = ""
     for _ in range(2):
         if problem:
@@ -72,7 +68,7 @@ def usable_answer(
             messages=messages,
             cancel=cancel,
             max_tokens=max_tokens,
-            on_attempt=record,
+            on_attempt=recorder(calls, label, model),
             share=share,
             required=required,
         ).content

@@ -18,9 +18,9 @@ import json_repair
 
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
-from orchestrator.llm import LLMClient, RunShare, Usage
+from orchestrator.llm import LLMClient, RunShare
 from orchestrator.request import Request
-from orchestrator.result import CallUsage
+from orchestrator.result import CallUsage, recorder
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
@@ -71,9 +71,6 @@ def decompose(
     for attempt in range(2):
         on_text = _Announcer(count, on_subtask).hear if on_subtask else None
 
-        def record(usage: Usage, error: str, label: str = f"decompose {attempt + 1}") -> None:
-            calls.append(CallUsage(label, model, usage, error))
-
         completion = llm.complete(
             model=model,
             messages=messages,
@@ -81,7 +78,7 @@ def decompose(
             on_text=on_text,
             max_tokens=max_tokens,
             json_object=True,
-            on_attempt=record,
+            on_attempt=recorder(calls, f"decompose {attempt + 1}", model),
             share=share,
             required=True,  # no plan, no run: it is sent whatever the budget
         )

@@ -19,9 +19,9 @@ import json_repair
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
 from orchestrator.context import fit_budget
-from orchestrator.llm import LLMClient, LLMError, RunShare, Usage
+from orchestrator.llm import LLMClient, LLMError, RunShare
 from orchestrator.request import Request
-from orchestrator.result import AgentResult, CallUsage, Rank
+from orchestrator.result import AgentResult, CallUsage, Rank, recorder
 
 _ANSWER_TOKENS = 1500  # of each answer shown to a ranker
 
@@ -95,16 +95,13 @@ class Ranker:
         ]
         model = self.model_of(ranker.index)
 
-        def record(usage: Usage, error: str) -> None:
-            calls.append(CallUsage(f"rank {ranker.index + 1}", model, usage, error))
-
         completion = self.llm.complete(
             model=model,
             messages=messages,
             cancel=cancel,
             max_tokens=self.max_tokens,
             json_object=True,
-            on_attempt=record,
+            on_attempt=recorder(calls, f"rank {ranker.index + 1}", model),
             share=self.share,
         )
         by_letter = dict(zip(letters, (answer.index + 1 for answer in others), strict=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -89,6 +90,15 @@ class CallUsage:
     model: str
     usage: Usage
     error: str = ""
+
+
+def recorder(calls: list[CallUsage], label: str, model: str) -> Callable[[Usage, str], None]:
+    """An `on_attempt` for `LLMClient.complete`: adds every request sent to `calls`."""
+
+    def record(usage: Usage, error: str) -> None:
+        calls.append(CallUsage(label, model, usage, error))
+
+    return record
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ import json_repair
 
 from orchestrator import prompts
 from orchestrator.cancel import CancelToken
-from orchestrator.llm import LLMClient, LLMError, RunShare, Usage
+from orchestrator.llm import LLMClient, LLMError, RunShare
 from orchestrator.request import Request
-from orchestrator.result import CallUsage, Finding, Rejected
+from orchestrator.result import CallUsage, Finding, Rejected, recorder
 
 Excerpt = Callable[[Finding], str]
 """The numbered lines around a finding, as the skeptic sees them ('' when unreadable)."""
@@ -113,16 +113,13 @@ class Skeptic:
             {"role": "user", "content": prompts.SKEPTIC_TASK.format(claim=claim, code=code)},
         ]
 
-        def record(usage: Usage, error: str) -> None:
-            calls.append(CallUsage(f"verify {number + 1}", self.model, usage, error))
-
         completion = self.llm.complete(
             model=self.model,
             messages=messages,
             cancel=cancel,
             max_tokens=self.max_tokens,
             json_object=True,
-            on_attempt=record,
+            on_attempt=recorder(calls, f"verify {number + 1}", self.model),
             share=self.share,
         )
         return verdict(completion.content)
