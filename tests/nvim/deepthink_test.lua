@@ -13,15 +13,7 @@ local function finish(ok, problem)
 end
 
 local ok, problem = pcall(function()
-  local show_progress = vim.lsp.handlers['$/progress']
-  vim.lsp.handlers['$/progress'] = function(err, result, ctx, config)
-    local value = result.value or {}
-    table.insert(
-      results.progress,
-      { kind = value.kind, title = value.title, message = value.message }
-    )
-    return show_progress(err, result, ctx, config)
-  end
+  harness.record_progress(results)
   -- The code-action menu is vim.ui.select; a user would pick this entry.
   vim.ui.select = function(items, opts, on_choice)
     for index, item in ipairs(items) do

@@ -18,6 +18,23 @@ function M.wait_for(what, condition)
   end
 end
 
+-- $/progress as fidget.nvim sees it: a global handler installed after the plugin's setup
+-- still gets every message. Each goes to `results.progress`, then `also` (if any) runs.
+function M.record_progress(results, also)
+  local show_progress = vim.lsp.handlers['$/progress']
+  vim.lsp.handlers['$/progress'] = function(err, result, ctx, config)
+    local value = result.value or {}
+    table.insert(
+      results.progress,
+      { kind = value.kind, title = value.title, message = value.message }
+    )
+    if also then
+      also()
+    end
+    return show_progress(err, result, ctx, config)
+  end
+end
+
 function M.finish(results, ok, problem)
   results.ok = ok
   results.error = problem and tostring(problem) or nil

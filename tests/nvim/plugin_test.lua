@@ -68,21 +68,6 @@ local function record()
   end
 end
 
--- $/progress as fidget.nvim sees it: a global handler installed after the plugin's setup
--- still gets every message.
-local function record_progress()
-  local show_progress = vim.lsp.handlers['$/progress']
-  vim.lsp.handlers['$/progress'] = function(err, result, ctx, config)
-    local value = result.value or {}
-    table.insert(
-      results.progress,
-      { kind = value.kind, title = value.title, message = value.message }
-    )
-    table.insert(results.statuses, require('deepthink').status())
-    return show_progress(err, result, ctx, config)
-  end
-end
-
 -- What lazy.nvim does with the spec: the plugin folder on the runtimepath, its help tags
 -- made, its plugin/ files sourced, then require(main).setup(opts).
 local spec = nil
@@ -444,7 +429,9 @@ end
 local ok, problem = pcall(function()
   record()
   load_readme_spec()
-  record_progress()
+  harness.record_progress(results, function()
+    table.insert(results.statuses, require('deepthink').status())
+  end)
   local scenario = scenarios[env('DEEPTHINK_TEST_SCENARIO')]
   assert(scenario, 'no scenario ' .. env('DEEPTHINK_TEST_SCENARIO'))
   scenario()
