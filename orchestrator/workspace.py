@@ -173,7 +173,12 @@ class Workspace:
                 self.unsaved[self.relative(real)] = text
 
     def with_policy(self, policy: ReadPolicy) -> Workspace:
-        return Workspace(self.root, self.max_read_bytes, policy, self.unsaved)
+        """The same files under another read policy: the unsaved texts already told apart
+        from the saved ones, and the .gitignore rules already read, carry over."""
+        other = Workspace(self.root, self.max_read_bytes, policy)
+        other.unsaved = self.unsaved
+        other._gitignores = self._gitignores
+        return other
 
     def has_file(self, path: str) -> bool:
         """Whether the file exists, on disk or only in the editor (a new file, unsaved)."""
