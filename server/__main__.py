@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import BinaryIO, cast
 
 from server import __version__
 from server.server import create_server
-from server.stdio import CheckedStdin
+from server.stdio import serve
 from server.tcp import serve_tcp
 
 
@@ -51,9 +50,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--tcp: PORT must be a number, got {port!r}")
         serve_tcp(create_server(), host, port_number)
     else:
-        # pygls types stdin as BinaryIO but only reads it with readline() and read().
-        stdin = cast(BinaryIO, CheckedStdin(sys.stdin.buffer))
-        create_server().start_io(stdin, sys.stdout.buffer)
+        serve(create_server(), sys.stdin.buffer, sys.stdout.buffer)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Protocol
+from typing import BinaryIO, Protocol, cast
+
+from pygls.lsp.server import LanguageServer
 
 _log = logging.getLogger(__name__)
 
@@ -22,6 +24,12 @@ class Reader(Protocol):
     def readline(self) -> bytes: ...
 
     def read(self, n: int, /) -> bytes: ...
+
+
+def serve(server: LanguageServer, reader: Reader, writer: BinaryIO) -> None:
+    """Serve one client over `reader` and `writer` (stdio, or a TCP connection)."""
+    # pygls types its input as BinaryIO but only reads it with readline() and read().
+    server.start_io(cast(BinaryIO, CheckedStdin(reader)), writer)
 
 
 class CheckedStdin:

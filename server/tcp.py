@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import BinaryIO, cast
 
 from pygls.lsp.server import LanguageServer
 
-from server.stdio import CheckedStdin
+from server.stdio import serve
 
 _log = logging.getLogger(__name__)
 
@@ -26,7 +25,6 @@ def serve_tcp(server: LanguageServer, host: str, port: int) -> None:
     _log.info("client connected from %s:%s", *client[:2])
     with connection, connection.makefile("rb") as reader, connection.makefile("wb") as writer:
         try:
-            # pygls types its input as BinaryIO but only reads it with readline() and read().
-            server.start_io(cast(BinaryIO, CheckedStdin(reader)), writer)
+            serve(server, reader, writer)
         except ConnectionError as error:
             _log.error("the connection to the client was lost (%s); stopping", error)
